@@ -1,0 +1,1 @@
+"""The local launcher: `make up`, `make stop`, `make run`."""

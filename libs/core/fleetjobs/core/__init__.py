@@ -1,0 +1,1 @@
+"""What several fleetjobs services share."""

@@ -1,0 +1,5 @@
+"""Settings every service shares, read from the FLEETJOBS_* environment variables (API.md)."""
+
+from fleetjobs.core.config._settings import CommonSettings, SettingsError, replica_address
+
+__all__ = ["CommonSettings", "SettingsError", "replica_address"]

@@ -1,0 +1,96 @@
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_ADDRESSES = {
+    "catalog": "127.0.0.1:50051",
+    "scheduler": "127.0.0.1:50052",
+    "executor": "127.0.0.1:50053",
+    "results": "127.0.0.1:50054",
+}
+
+
+class SettingsError(ValueError):
+    """A FLEETJOBS_* variable has a value that cannot work; the message names it."""
+
+
+def _int(env: Mapping[str, str], name: str, default: int, *, minimum: int = 1) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r} is not an integer") from None
+    if value < minimum:
+        raise SettingsError(f"{name}={value} must be at least {minimum}")
+    return value
+
+
+def replica_address(address: str, replica: int) -> str:
+    """Replica n of a service listens on its port + 10×(n−1) (API.md)."""
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit():
+        raise SettingsError(f"address {address!r} is not host:port")
+    return f"{host}:{int(port) + 10 * (replica - 1)}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class CommonSettings:
+    state_dir: Path
+    control_db_url: str
+    nats_url: str
+    nats_prefix: str
+    sqlite_root: Path
+    addresses: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_ADDRESSES))
+    max_per_server: int = 16
+    executor_concurrency: int = 32
+    replica: int = 1
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> CommonSettings:
+        env = os.environ if env is None else env
+        state_dir = Path(env.get("FLEETJOBS_STATE_DIR") or ".fleetjobs").absolute()
+        control_db_url = env.get("FLEETJOBS_CONTROL_DB_URL") or f"sqlite:///{state_dir}/control.db"
+        prefix = env.get("FLEETJOBS_NATS_PREFIX") or "fleetjobs"
+        if not prefix.replace("_", "").replace("-", "").isalnum():
+            raise SettingsError(
+                f"FLEETJOBS_NATS_PREFIX={prefix!r} may hold only letters, digits, '_' and '-'"
+            )
+        addresses = {
+            name: env.get(f"FLEETJOBS_{name.upper()}_ADDR") or default
+            for name, default in DEFAULT_ADDRESSES.items()
+        }
+        for name, address in addresses.items():
+            replica_address(address, 1)  # validates host:port
+            del name
+        return cls(
+            state_dir=state_dir,
+            control_db_url=control_db_url,
+            # Empty means "the launcher did not hand one over"; services need one to start.
+            nats_url=env.get("FLEETJOBS_NATS_URL", ""),
+            nats_prefix=prefix,
+            sqlite_root=Path(env.get("FLEETJOBS_SQLITE_ROOT") or state_dir / "sqlite").absolute(),
+            addresses=addresses,
+            max_per_server=_int(env, "FLEETJOBS_MAX_PER_SERVER", 16),
+            executor_concurrency=_int(env, "FLEETJOBS_EXECUTOR_CONCURRENCY", 32),
+            replica=_int(env, "FLEETJOBS_REPLICA", 1),
+        )
+
+    def listen_address(self, service: str) -> str:
+        return replica_address(self.addresses[service], self.replica)
+
+    @property
+    def keys_dir(self) -> Path:
+        return self.state_dir / "keys"
+
+    def require_nats(self) -> str:
+        if not self.nats_url:
+            raise SettingsError(
+                "FLEETJOBS_NATS_URL is not set: start the suite with `make up` (which runs the "
+                "bundled nats-server) or point it at a NATS 2.10+ server"
+            )
+        return self.nats_url

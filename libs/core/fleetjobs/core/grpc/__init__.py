@@ -1,0 +1,37 @@
+"""gRPC plumbing every service shares: server bootstrap (health, reflection, one log line per
+RPC, rich errors), pagination tokens and request-id de-duplication helpers."""
+
+from fleetjobs.core.grpc._convert import duration_ms, from_timestamp, to_duration, to_timestamp
+from fleetjobs.core.grpc._errors import (
+    ApiError,
+    already_exists,
+    failed_precondition,
+    invalid_argument,
+    not_found,
+    unavailable,
+    unimplemented,
+)
+from fleetjobs.core.grpc._health import wait_serving
+from fleetjobs.core.grpc._pagination import PageRequest, decode_page_token, encode_page_token
+from fleetjobs.core.grpc._server import GrpcServer, PortInUseError, start_grpc_server
+
+__all__ = [
+    "ApiError",
+    "GrpcServer",
+    "PageRequest",
+    "PortInUseError",
+    "already_exists",
+    "decode_page_token",
+    "duration_ms",
+    "from_timestamp",
+    "to_duration",
+    "to_timestamp",
+    "encode_page_token",
+    "failed_precondition",
+    "invalid_argument",
+    "not_found",
+    "start_grpc_server",
+    "unavailable",
+    "unimplemented",
+    "wait_serving",
+]

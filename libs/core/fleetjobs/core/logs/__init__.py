@@ -1,0 +1,5 @@
+"""Structured logging: JSON lines when not a TTY, ids bound as context, never a secret."""
+
+from fleetjobs.core.logs._setup import bind_context, configure_logging
+
+__all__ = ["bind_context", "configure_logging"]

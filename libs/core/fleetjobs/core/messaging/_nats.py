@@ -1,0 +1,90 @@
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import nats
+from google.protobuf.message import Message
+from nats.aio.client import Client
+from nats.js import JetStreamContext
+from nats.js.api import RetentionPolicy, StorageType, StreamConfig
+from nats.js.errors import BadRequestError
+
+from fleetjobs.core.messaging._names import Names
+
+log = logging.getLogger(__name__)
+
+# Publishes with the same Nats-Msg-Id inside this window are dropped by the stream, so a
+# publish retried after a lost acknowledgement never doubles a task.
+DUPLICATE_WINDOW_SECONDS = 120.0
+
+
+async def connect_jetstream(url: str, *, name: str) -> tuple[Client, JetStreamContext]:
+    """Connects for good: the client reconnects forever, so a NATS restart is a pause."""
+
+    async def on_error(error: Exception) -> None:
+        log.warning("nats error", extra={"error": str(error)})
+
+    async def on_disconnected() -> None:
+        log.warning("nats disconnected")
+
+    async def on_reconnected() -> None:
+        log.info("nats reconnected")
+
+    client = await nats.connect(
+        servers=[server.strip() for server in url.split(",") if server.strip()],
+        name=name,
+        max_reconnect_attempts=-1,
+        reconnect_time_wait=0.5,
+        connect_timeout=5,
+        error_cb=on_error,
+        disconnected_cb=on_disconnected,
+        reconnected_cb=on_reconnected,
+    )
+    return client, client.jetstream()
+
+
+def _stream_configs(names: Names) -> list[StreamConfig]:
+    def work_queue(name: str, subjects: list[str]) -> StreamConfig:
+        return StreamConfig(
+            name=name,
+            subjects=subjects,
+            retention=RetentionPolicy.WORK_QUEUE,
+            storage=StorageType.FILE,
+            duplicate_window=DUPLICATE_WINDOW_SECONDS,
+        )
+
+    return [
+        work_queue(names.starts_stream, [names.starts]),
+        work_queue(names.tasks_stream, [names.tasks]),
+        work_queue(names.results_stream, [names.results]),
+        work_queue(names.events_stream, [names.child_events, names.result_outcomes]),
+    ]
+
+
+async def ensure_streams(js: JetStreamContext, names: Names) -> None:
+    """Creates the streams when missing; every service calls it at start, so whichever starts
+    first sets them up and the order of start-up does not matter."""
+    for config in _stream_configs(names):
+        try:
+            await js.add_stream(config)
+        except BadRequestError:
+            # Exists with a different configuration (an older fleetjobs): bring it in line.
+            await js.update_stream(config)
+
+
+async def publish(
+    js: JetStreamContext,
+    subject: str,
+    message: Message,
+    *,
+    msg_id: str,
+    headers: dict[str, Any] | None = None,
+    timeout: float = 10.0,
+) -> None:
+    await js.publish(
+        subject,
+        message.SerializeToString(),
+        headers={"Nats-Msg-Id": msg_id, **(headers or {})},
+        timeout=timeout,
+    )

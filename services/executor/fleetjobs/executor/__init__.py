@@ -1,0 +1,1 @@
+"""The executor service: expands executions and runs tasks on target databases."""

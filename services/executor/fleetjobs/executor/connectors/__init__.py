@@ -1,0 +1,91 @@
+"""One connector per engine behind the small interface in `_base`.
+
+`build_connectors` wires all five; `ConnectorRegistry` adds the lookup the executor needs.
+Importing this package never imports pyodbc: without libodbc, `odbc` and `mssql` report
+themselves unavailable and everything else works.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+from fleetjobs.executor.connectors._base import (
+    Availability,
+    Column,
+    Connector,
+    DatabaseAddress,
+    Login,
+    ResultSet,
+    ScriptError,
+    ScriptOutcome,
+)
+from fleetjobs.executor.connectors._support import refuse
+from fleetjobs.executor.connectors.mssql import MssqlConnector
+from fleetjobs.executor.connectors.mysql import MysqlConnector
+from fleetjobs.executor.connectors.odbc import OdbcConnector
+from fleetjobs.executor.connectors.postgresql import PostgresqlConnector
+from fleetjobs.executor.connectors.sqlite import SqliteConnector
+
+__all__ = [
+    "Availability",
+    "Column",
+    "Connector",
+    "ConnectorRegistry",
+    "DatabaseAddress",
+    "Login",
+    "MssqlConnector",
+    "MysqlConnector",
+    "OdbcConnector",
+    "PostgresqlConnector",
+    "ResultSet",
+    "ScriptError",
+    "ScriptOutcome",
+    "SqliteConnector",
+    "build_connectors",
+]
+
+
+def build_connectors(sqlite_root: Path) -> dict[str, Connector]:
+    """All five engines' connectors, keyed by engine name."""
+    connectors: list[Connector] = [
+        PostgresqlConnector(),
+        MysqlConnector(),
+        SqliteConnector(sqlite_root),
+        OdbcConnector(),
+        MssqlConnector(),
+    ]
+    return {connector.engine: connector for connector in connectors}
+
+
+class ConnectorRegistry(Mapping[str, Connector]):
+    """Connectors by engine name, with a lookup that refuses unknown engines as a
+    ScriptError instead of a KeyError."""
+
+    def __init__(self, connectors: Mapping[str, Connector]) -> None:
+        self._connectors = dict(connectors)
+
+    @classmethod
+    def default(cls, *, sqlite_root: Path) -> ConnectorRegistry:
+        return cls(build_connectors(sqlite_root))
+
+    def connector_for(self, engine: str) -> Connector:
+        """Raises ScriptError(refused=True) for an engine no connector serves."""
+        connector = self._connectors.get(engine)
+        if connector is None:
+            known = ", ".join(sorted(self._connectors))
+            raise refuse(f"no connector for engine {engine!r} (known: {known})")
+        return connector
+
+    def availability(self) -> list[Availability]:
+        """Each engine's availability, in engine-name order."""
+        return [self._connectors[name].availability() for name in sorted(self._connectors)]
+
+    def __getitem__(self, engine: str) -> Connector:
+        return self._connectors[engine]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._connectors)
+
+    def __len__(self) -> int:
+        return len(self._connectors)

@@ -1,0 +1,301 @@
+"""Any database with an ODBC driver, through pyodbc.
+
+The target's options name the driver (`driver`, as in odbcinst.ini) or a data source
+(`dsn`); SERVER, PORT, DATABASE, UID and PWD come from the address and the login, and any
+other option is passed to the driver as written (e.g. MariaDB Connector/ODBC's
+`OPTION=67108864`, which it needs before it accepts several statements in one call).
+
+pyodbc is imported on first use (see `_support.load_pyodbc`), so a host without libodbc
+only loses this engine and SQL Server.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from fleetjobs.core.crypto import scrub
+from fleetjobs.executor.connectors._base import (
+    Availability,
+    DatabaseAddress,
+    Login,
+    ResultSet,
+    ScriptError,
+    ScriptOutcome,
+)
+from fleetjobs.executor.connectors._support import (
+    Deadline,
+    build_result_set,
+    classify_mysql_errno,
+    classify_sqlstate,
+    connect_timeout,
+    load_pyodbc,
+    odbc_connection_string,
+    odbc_messages,
+    python_type_to_canonical,
+    refuse,
+    timeout_error,
+)
+
+__all__ = ["OdbcConnector", "build_odbc_connection_string", "classify_odbc_error"]
+
+# Options fleetjobs reads itself rather than passing on.
+_OWN_OPTIONS = frozenset({"driver", "dsn", "connect_timeout"})
+# Refused outright. Passwords belong to the login; SAVEFILE writes the full connection string
+# (password included) to a file and FILEDSN reads one, both on the executor's disk; the
+# address fields must not be overridden behind the target's back.
+_PASSWORD_KEYS = frozenset({"PWD", "PASSWORD"})
+_DENIED_KEYS = frozenset(
+    {"SAVEFILE", "FILEDSN", "UID", "USER", "USERNAME", "SERVER", "SERVERNAME", "PORT", "DATABASE"}
+)
+
+# pyodbc appends the native error code and the ODBC function: "… (1064) (SQLExecDirectW)".
+_NATIVE_CODE = re.compile(r"\((-?\d+)\) \(SQL\w+\)\s*$")
+# SQL Server's native error numbers, for when its SQLSTATE (often 42000) says too little.
+_SQLSERVER_ERRORS: dict[int, str] = {
+    102: "syntax_error",
+    105: "syntax_error",
+    156: "syntax_error",
+    170: "syntax_error",
+    207: "undefined_object",
+    208: "undefined_object",
+    2812: "undefined_object",
+    229: "permission_denied",
+    230: "permission_denied",
+    262: "permission_denied",
+    297: "permission_denied",
+    300: "permission_denied",
+    916: "permission_denied",
+    8134: "division_by_zero",
+    4060: "invalid_database",
+    911: "invalid_database",
+    18456: "authentication_error",
+}
+# Last resort, in order: what the database's own message says.
+_MESSAGE_CLASSES: tuple[tuple[tuple[str, ...], str], ...] = (
+    (("division by zero", "division by 0", "divide by zero"), "division_by_zero"),
+    (("syntax",), "syntax_error"),
+    (
+        ("doesn't exist", "does not exist", "unknown column", "invalid object name"),
+        "undefined_object",
+    ),
+    (("denied", "permission"), "permission_denied"),
+)
+
+
+def build_odbc_connection_string(address: DatabaseAddress, login: Login | None) -> str:
+    """The connection string for a target. Raises ScriptError(refused) for missing or
+    conflicting driver/dsn options, password options and denied keywords."""
+    options = address.options
+    lowered = {key.lower(): value for key, value in options.items()}
+    driver, dsn = lowered.get("driver", ""), lowered.get("dsn", "")
+    if bool(driver) == bool(dsn):
+        raise refuse("an ODBC target needs exactly one of the options driver or dsn")
+    pairs: list[tuple[str, str]] = [("DRIVER", driver) if driver else ("DSN", dsn)]
+    if address.server_name:
+        pairs.append(("SERVER", address.server_name))
+    if address.port:
+        pairs.append(("PORT", str(address.port)))
+    if address.database_name:
+        pairs.append(("DATABASE", address.database_name))
+    if login is not None:
+        pairs.append(("UID", login.username))
+        pairs.append(("PWD", login.password))
+    for key, value in options.items():
+        upper = key.upper()
+        if upper in _PASSWORD_KEYS:
+            raise refuse(f"option {key} is not accepted: passwords come from the login only")
+        if upper in _DENIED_KEYS:
+            raise refuse(f"option {key} is not accepted: it comes from the target's address")
+        if key.lower() not in _OWN_OPTIONS:
+            pairs.append((key, value))
+    return odbc_connection_string(pairs, secret_keys=_PASSWORD_KEYS)
+
+
+def classify_odbc_error(sqlstate: str, message: str) -> str:
+    """An error class from the SQLSTATE pyodbc reports and, where that is too coarse, the
+    native error number of the database behind the driver."""
+    native_match = _NATIVE_CODE.search(message)
+    native = int(native_match.group(1)) if native_match else 0
+    lowered = message.lower()
+    if native > 0 and ("[ma-" in lowered or "mysql" in lowered or "mariadb" in lowered):
+        from_native = classify_mysql_errno(native)
+        if from_native != "other":
+            return from_native
+    if native > 0 and ("sql server" in lowered or "freetds" in lowered):
+        from_native = _SQLSERVER_ERRORS.get(native, "other")
+        if from_native != "other":
+            return from_native
+    error_class = classify_sqlstate(sqlstate)
+    if error_class == "connection_error" and re.search(r'database ".*" does not exist', message):
+        # psqlODBC reports PostgreSQL's start-up FATAL as 08001.
+        return "invalid_database"
+    if error_class == "other":
+        # SQLSTATE 42000 covers both syntax and access errors, and MariaDB Connector/ODBC
+        # reports a failure in a later statement of a script as HY000 with no native code:
+        # the text is all that is left to go on.
+        for fragments, text_class in _MESSAGE_CLASSES:
+            if any(fragment in lowered for fragment in fragments):
+                return text_class
+    return error_class
+
+
+def odbc_error(error: Exception, secrets: Sequence[str]) -> ScriptError:
+    """A pyodbc error as a ScriptError, driver-manager refusals marked as such."""
+    args = error.args
+    if len(args) >= 2:
+        sqlstate, message = str(args[0]), str(args[1])
+    else:
+        sqlstate, message = "", str(error)
+    # Classified on the raw text: scrubbing may mask fragments the classification reads.
+    # IMxxx, or unixODBC's "Can't open lib": the driver manager found no such DSN or driver.
+    # Nothing reached a database and no retry can install a driver.
+    if sqlstate.upper().startswith("IM") or "can't open lib" in message.lower():
+        error_class, refused = "refused", True
+    else:
+        error_class, refused = classify_odbc_error(sqlstate, message), False
+    return ScriptError(
+        scrub(message, secrets), error_class=error_class, sqlstate=sqlstate, refused=refused
+    )
+
+
+def run_batches(
+    pyodbc: Any,
+    connection_string: str,
+    batches: Sequence[str],
+    *,
+    timeout_seconds: float,
+    login_timeout: int,
+    secrets: Sequence[str],
+) -> ScriptOutcome:
+    """Runs batches in order on one autocommit connection; keeps the first result set any
+    batch produced and every informational message."""
+    connection = odbc_connect(pyodbc, connection_string, login_timeout, secrets)
+    messages: list[str] = []
+    try:
+        cursor = connection.cursor()
+        deadline = Deadline(timeout_seconds, cursor.cancel)
+        first: ResultSet | None = None
+        try:
+            with deadline:
+                for batch in batches:
+                    if deadline.expired:
+                        raise timeout_error(timeout_seconds, messages=messages)
+                    first = _run_batch(cursor, batch, first, messages.extend)
+        except pyodbc.Error as error:
+            if deadline.expired:
+                detail = odbc_error(error, secrets).message
+                raise timeout_error(timeout_seconds, detail, messages) from None
+            failure = odbc_error(error, secrets)
+            failure.messages = messages + failure.messages
+            raise failure from None
+        return ScriptOutcome(first_result_set=first, messages=messages)
+    finally:
+        _close(pyodbc, connection)
+
+
+def odbc_connect(
+    pyodbc: Any, connection_string: str, login_timeout: int, secrets: Sequence[str]
+) -> Any:
+    try:
+        return pyodbc.connect(connection_string, autocommit=True, timeout=login_timeout)
+    except pyodbc.Error as error:
+        # `from None`: the driver's exception could carry an unscrubbed message into a
+        # logged traceback.
+        raise odbc_error(error, secrets) from None
+
+
+def odbc_server_version(
+    pyodbc: Any, connection_string: str, login_timeout: int, secrets: Sequence[str]
+) -> str:
+    connection = odbc_connect(pyodbc, connection_string, login_timeout, secrets)
+    try:
+        name = connection.getinfo(pyodbc.SQL_DBMS_NAME)
+        version = connection.getinfo(pyodbc.SQL_DBMS_VER)
+    except pyodbc.Error as error:
+        raise odbc_error(error, secrets) from None
+    finally:
+        _close(pyodbc, connection)
+    return f"{name} {version}"
+
+
+def _run_batch(
+    cursor: Any,
+    batch: str,
+    first: ResultSet | None,
+    add_messages: Callable[[list[str]], None],
+) -> ResultSet | None:
+    cursor.execute(batch)
+    add_messages(odbc_messages(cursor))
+    while True:
+        if first is None and cursor.description is not None:
+            names = [column[0] for column in cursor.description]
+            types = [python_type_to_canonical(column[1]) for column in cursor.description]
+            first = build_result_set(names, types, cursor.fetchall())
+        if not cursor.nextset():
+            return first
+        add_messages(odbc_messages(cursor))
+
+
+def _close(pyodbc: Any, connection: Any) -> None:
+    # Already gone: the deadline cancelled it or the server dropped it.
+    with contextlib.suppress(pyodbc.Error):
+        connection.close()
+
+
+class OdbcConnector:
+    engine = "odbc"
+
+    def availability(self) -> Availability:
+        pyodbc, problem = load_pyodbc()
+        if pyodbc is None:
+            return Availability(self.engine, driver="pyodbc", available=False, detail=problem)
+        try:
+            drivers = list(pyodbc.drivers())
+        except pyodbc.Error as error:
+            drivers, problem = [], f"listing ODBC drivers failed: {error}"
+        detail = problem or (
+            f"ODBC drivers: {', '.join(drivers)}" if drivers else "no ODBC drivers installed"
+        )
+        return Availability(
+            self.engine, driver=f"pyodbc {pyodbc.version}", available=True, detail=detail
+        )
+
+    def run_script(
+        self, address: DatabaseAddress, login: Login | None, script: str, *, timeout_seconds: float
+    ) -> ScriptOutcome:
+        pyodbc = _require_pyodbc()
+        return run_batches(
+            pyodbc,
+            build_odbc_connection_string(address, login),
+            [script] if script.strip() else [],
+            timeout_seconds=timeout_seconds,
+            login_timeout=connect_timeout(_lower_keys(address.options)),
+            secrets=_secrets(login),
+        )
+
+    def server_version(self, address: DatabaseAddress, login: Login | None) -> str:
+        pyodbc = _require_pyodbc()
+        return odbc_server_version(
+            pyodbc,
+            build_odbc_connection_string(address, login),
+            connect_timeout(_lower_keys(address.options)),
+            _secrets(login),
+        )
+
+
+def _require_pyodbc() -> Any:
+    pyodbc, problem = load_pyodbc()
+    if pyodbc is None:
+        raise refuse(problem)
+    return pyodbc
+
+
+def _lower_keys(options: Mapping[str, str]) -> dict[str, str]:
+    return {key.lower(): value for key, value in options.items()}
+
+
+def _secrets(login: Login | None) -> list[str]:
+    return [login.password] if login is not None and login.password else []

@@ -1,0 +1,312 @@
+"""Child executions, attempts and snapshots: the executor is their only writer.
+
+Every state change of a running attempt is a conditional UPDATE on (child, current attempt,
+IN_PROGRESS): a write from an attempt that is no longer current changes nothing and is
+reported as fenced (design.md, "Truth and delivery").
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import Enum
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from fleetjobs.core.db.models import (
+    AttemptRow,
+    ChildExecutionRow,
+    ExecutionSnapshotRow,
+    WorkerRow,
+)
+from fleetjobs.core.lifecycle import Lifecycle
+
+
+class Begin(Enum):
+    RUN = "run"  # attempt recorded: run it
+    DROP = "drop"  # nothing to do (terminal, unknown, a duplicate of a live attempt)
+    WAIT = "wait"  # a retry whose delay has not passed yet
+    TIMED_OUT = "timed_out"  # the deadline passed before the attempt could start
+
+
+@dataclass(frozen=True)
+class BeginOutcome:
+    kind: Begin
+    child: ChildExecutionRow | None = None
+    snapshot: ExecutionSnapshotRow | None = None
+    attempt: int = 0
+    wait: timedelta = timedelta(0)
+    reason: str = ""
+
+
+class ExecutorRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    # Expansion.
+    async def snapshot(self, parent_id: str) -> ExecutionSnapshotRow | None:
+        return await self._session.get(ExecutionSnapshotRow, parent_id)
+
+    def add_expansion(
+        self, snapshot: ExecutionSnapshotRow, children: Sequence[ChildExecutionRow]
+    ) -> None:
+        self._session.add(snapshot)
+        self._session.add_all(children)
+
+    async def children_in(
+        self, parent_id: str, lifecycles: Sequence[Lifecycle]
+    ) -> Sequence[ChildExecutionRow]:
+        result = await self._session.execute(
+            select(ChildExecutionRow).where(
+                ChildExecutionRow.parent_job_execution_id == parent_id,
+                ChildExecutionRow.lifecycle.in_([str(x) for x in lifecycles]),
+            )
+        )
+        return result.scalars().all()
+
+    # Attempts.
+    async def begin_attempt(
+        self, child_id: str, *, worker_id: str, now: datetime, worker_stale_before: datetime
+    ) -> BeginOutcome:
+        child = (
+            await self._session.execute(
+                select(ChildExecutionRow)
+                .where(ChildExecutionRow.job_execution_id == child_id)
+                .with_for_update()
+            )
+        ).scalar_one_or_none()
+        if child is None:
+            return BeginOutcome(Begin.DROP, reason="unknown child execution")
+        lifecycle = Lifecycle(child.lifecycle)
+        if lifecycle.terminal:
+            return BeginOutcome(Begin.DROP, child=child, reason=f"already {lifecycle.value}")
+        snapshot = await self._session.get(ExecutionSnapshotRow, child.parent_job_execution_id)
+        if snapshot is None:
+            return BeginOutcome(Begin.DROP, child=child, reason="no snapshot")
+        if lifecycle is Lifecycle.WAITING_FOR_RETRY and child.next_attempt_at is not None:
+            if child.next_attempt_at > now:
+                return BeginOutcome(
+                    Begin.WAIT, child=child, snapshot=snapshot, wait=child.next_attempt_at - now
+                )
+        if lifecycle is Lifecycle.IN_PROGRESS:
+            current = await self._attempt(child_id, child.current_attempt)
+            if current is not None and await self._worker_alive(
+                current.worker_id, worker_stale_before
+            ):
+                # A duplicate delivery while the attempt's worker is alive: it will finish.
+                return BeginOutcome(Begin.DROP, child=child, reason="attempt running elsewhere")
+            if current is not None:
+                await self._end_attempt(
+                    current,
+                    lifecycle=Lifecycle.FAILED,
+                    message=f"executor {current.worker_id} stopped responding during the attempt",
+                    error_class="worker_lost",
+                    now=now,
+                )
+        if now >= snapshot.deadline:
+            await self._session.execute(
+                update(ChildExecutionRow)
+                .where(ChildExecutionRow.job_execution_id == child_id)
+                .values(
+                    lifecycle=Lifecycle.TIMED_OUT,
+                    message="the job timeout passed before the next attempt",
+                    end_time=now,
+                    next_attempt_at=None,
+                )
+            )
+            return BeginOutcome(Begin.TIMED_OUT, child=child, snapshot=snapshot)
+        attempt = child.current_attempt + 1
+        child.current_attempt = attempt
+        child.lifecycle = Lifecycle.IN_PROGRESS
+        child.next_attempt_at = None
+        if child.start_time is None:
+            child.start_time = now
+        self._session.add(
+            AttemptRow(
+                job_task_execution_id=str(uuid.uuid4()),
+                job_execution_id=child_id,
+                parent_job_execution_id=child.parent_job_execution_id,
+                attempt=attempt,
+                server_name=child.server_name,
+                database_name=child.database_name,
+                lifecycle=Lifecycle.IN_PROGRESS,
+                message="",
+                error_class="",
+                messages=[],
+                worker_id=worker_id,
+                rows_collected=0,
+                start_time=now,
+            )
+        )
+        return BeginOutcome(Begin.RUN, child=child, snapshot=snapshot, attempt=attempt)
+
+    async def _attempt(self, child_id: str, attempt: int) -> AttemptRow | None:
+        result = await self._session.execute(
+            select(AttemptRow).where(
+                AttemptRow.job_execution_id == child_id, AttemptRow.attempt == attempt
+            )
+        )
+        return result.scalar_one_or_none()
+
+    async def _worker_alive(self, worker_id: str, stale_before: datetime) -> bool:
+        worker = await self._session.get(WorkerRow, worker_id)
+        return worker is not None and worker.heartbeat_time >= stale_before
+
+    async def _end_attempt(
+        self,
+        attempt: AttemptRow,
+        *,
+        lifecycle: Lifecycle,
+        message: str,
+        error_class: str,
+        now: datetime,
+    ) -> None:
+        attempt.lifecycle = lifecycle
+        attempt.message = message
+        attempt.error_class = error_class
+        attempt.end_time = now
+
+    async def _fenced_child_update(self, child_id: str, attempt: int, **values: object) -> bool:
+        result = await self._session.execute(
+            update(ChildExecutionRow)
+            .where(
+                ChildExecutionRow.job_execution_id == child_id,
+                ChildExecutionRow.current_attempt == attempt,
+                ChildExecutionRow.lifecycle == Lifecycle.IN_PROGRESS,
+            )
+            .values(**values)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def _update_attempt(self, child_id: str, attempt: int, **values: object) -> None:
+        await self._session.execute(
+            update(AttemptRow)
+            .where(AttemptRow.job_execution_id == child_id, AttemptRow.attempt == attempt)
+            .values(**values)
+        )
+
+    async def record_success(
+        self, child_id: str, attempt: int, *, rows: int, messages: list[str], now: datetime
+    ) -> bool:
+        if not await self._fenced_child_update(
+            child_id, attempt, lifecycle=Lifecycle.SUCCEEDED, message="", end_time=now
+        ):
+            return False
+        await self._update_attempt(
+            child_id,
+            attempt,
+            lifecycle=Lifecycle.SUCCEEDED,
+            rows_collected=rows,
+            messages=messages,
+            end_time=now,
+        )
+        return True
+
+    async def record_script_done(
+        self, child_id: str, attempt: int, *, rows: int, messages: list[str]
+    ) -> bool:
+        """The script succeeded and its result set went to the results service; the child
+        stays IN_PROGRESS until the rows are committed (API.md: SUCCEEDED means committed)."""
+        current = await self._session.execute(
+            select(ChildExecutionRow.job_execution_id).where(
+                ChildExecutionRow.job_execution_id == child_id,
+                ChildExecutionRow.current_attempt == attempt,
+                ChildExecutionRow.lifecycle == Lifecycle.IN_PROGRESS,
+            )
+        )
+        if current.scalar_one_or_none() is None:
+            return False
+        await self._update_attempt(child_id, attempt, rows_collected=rows, messages=messages)
+        return True
+
+    async def record_failure(
+        self,
+        child_id: str,
+        attempt: int,
+        *,
+        child_lifecycle: Lifecycle,
+        message: str,
+        error_class: str,
+        messages: list[str],
+        retry_at: datetime | None,
+        now: datetime,
+    ) -> bool:
+        terminal = child_lifecycle.terminal
+        if not await self._fenced_child_update(
+            child_id,
+            attempt,
+            lifecycle=child_lifecycle,
+            message=message,
+            next_attempt_at=retry_at,
+            end_time=now if terminal else None,
+        ):
+            return False
+        await self._update_attempt(
+            child_id,
+            attempt,
+            lifecycle=Lifecycle.FAILED,
+            message=message,
+            error_class=error_class,
+            messages=messages,
+            end_time=now,
+        )
+        return True
+
+    async def record_result_outcome(
+        self, child_id: str, attempt: int, *, ok: bool, rows: int, message: str, now: datetime
+    ) -> bool:
+        if ok:
+            return await self.record_success(
+                child_id,
+                attempt,
+                rows=rows,
+                messages=await self._messages(child_id, attempt),
+                now=now,
+            )
+        return await self.record_failure(
+            child_id,
+            attempt,
+            child_lifecycle=Lifecycle.FAILED,
+            message=message,
+            error_class="result_destination",
+            messages=await self._messages(child_id, attempt),
+            retry_at=None,
+            now=now,
+        )
+
+    async def _messages(self, child_id: str, attempt: int) -> list[str]:
+        row = await self._attempt(child_id, attempt)
+        return list(row.messages) if row is not None else []
+
+    # Workers.
+    async def heartbeat(
+        self, *, worker_id: str, host: str, started: datetime, in_flight: int, now: datetime
+    ) -> None:
+        worker = await self._session.get(WorkerRow, worker_id)
+        if worker is None:
+            self._session.add(
+                WorkerRow(
+                    worker_id=worker_id,
+                    host=host,
+                    started_time=started,
+                    tasks_in_flight=in_flight,
+                    heartbeat_time=now,
+                )
+            )
+        else:
+            worker.tasks_in_flight = in_flight
+            worker.heartbeat_time = now
+
+    async def remove_worker(self, worker_id: str) -> None:
+        await self._session.execute(delete(WorkerRow).where(WorkerRow.worker_id == worker_id))
+
+    async def live_workers(self, alive_after: datetime) -> Sequence[WorkerRow]:
+        result = await self._session.execute(
+            select(WorkerRow)
+            .where(WorkerRow.heartbeat_time >= alive_after)
+            .order_by(WorkerRow.started_time)
+        )
+        return result.scalars().all()

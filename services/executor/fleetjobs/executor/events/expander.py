@@ -1,0 +1,161 @@
+"""Start messages → a snapshot of the job, one child per database, one task per child."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Sequence
+from datetime import timedelta
+
+from nats.aio.msg import Msg
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from fleetjobs.core.clients import CatalogClient, CatalogUnavailableError, DefinitionNotFound
+from fleetjobs.core.db import utcnow
+from fleetjobs.core.db.models import ChildExecutionRow, ExecutionSnapshotRow
+from fleetjobs.core.grpc import duration_ms
+from fleetjobs.core.lifecycle import Lifecycle
+from fleetjobs.core.logs import bind_context
+from fleetjobs.events.v1 import events_pb2
+from fleetjobs.executor.db.executions import ExecutorRepository
+from fleetjobs.executor.domain.expansion import DatabaseToRun, ExpansionError, expand_target
+from fleetjobs.executor.domain.policy import EffectivePolicy
+from fleetjobs.executor.events.publisher import ExecutorPublisher
+from fleetjobs.v1 import catalog_resources_pb2 as resources
+
+log = logging.getLogger(__name__)
+
+CATALOG_RETRY_SECONDS = 2.0
+
+
+def effective_policy(policy: resources.ExecutionPolicy) -> EffectivePolicy:
+    """The catalog returns effective values (unset fields already filled from `default`)."""
+    return EffectivePolicy(
+        job_timeout_ms=duration_ms(policy.job_timeout),
+        initial_retry_interval_ms=duration_ms(policy.initial_retry_interval),
+        maximum_retry_interval_ms=duration_ms(policy.maximum_retry_interval),
+        retry_interval_backoff_coefficient=policy.retry_interval_backoff_coefficient,
+        maximum_attempts=policy.maximum_attempts,
+        non_retryable_error_classes=tuple(policy.non_retryable_error_classes),
+    )
+
+
+def destination_json(job: resources.Job) -> dict[str, object] | None:
+    if not job.HasField("result_destination"):
+        return None
+    d = job.result_destination
+    return {
+        "engine": d.engine,
+        "server_name": d.server_name,
+        "port": d.port,
+        "database_name": d.database_name,
+        "schema_name": d.schema_name,
+        "table_name": d.table_name,
+        "credential_name": d.credential_name,
+    }
+
+
+class Expander:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        catalog: CatalogClient,
+        publisher: ExecutorPublisher,
+    ) -> None:
+        self._sessions = sessions
+        self._catalog = catalog
+        self._publisher = publisher
+
+    async def handle_batch(self, messages: Sequence[Msg]) -> None:
+        for message in messages:
+            start = events_pb2.StartExecution.FromString(message.data)
+            with bind_context(job_execution_id=start.job_execution_id):
+                try:
+                    await self.expand(start)
+                except CatalogUnavailableError as error:
+                    log.warning("catalog unavailable; start retried", extra={"error": str(error)})
+                    await message.nak(delay=CATALOG_RETRY_SECONDS)
+                    continue
+            await message.ack()
+
+    async def expand(self, start: events_pb2.StartExecution) -> None:
+        parent_id = start.job_execution_id
+        async with self._sessions() as session:
+            snapshot = await ExecutorRepository(session).snapshot(parent_id)
+        if snapshot is None:
+            try:
+                snapshot, children = await self._snapshot(start)
+            except (DefinitionNotFound, ExpansionError) as error:
+                log.info("expansion failed", extra={"error": str(error)})
+                await self._publisher.expanded(
+                    parent_id, child_count=0, content_version=0, error=str(error)
+                )
+                return
+            try:
+                async with self._sessions() as session:
+                    ExecutorRepository(session).add_expansion(snapshot, children)
+                    await session.commit()
+            except IntegrityError:
+                pass  # a redelivered start raced us: the other expansion stands
+        # Publish (again) every child not yet started: after a crash between the commit
+        # and the publishes, the redelivered start completes the job. Msg ids drop repeats.
+        async with self._sessions() as session:
+            repository = ExecutorRepository(session)
+            snapshot = await repository.snapshot(parent_id)
+            pending = await repository.children_in(parent_id, [Lifecycle.CREATED])
+        assert snapshot is not None
+        for child in pending:
+            await self._publisher.task(child)
+        await self._publisher.expanded(
+            parent_id, child_count=len(pending), content_version=snapshot.content_version
+        )
+        log.info("expanded", extra={"children": len(pending)})
+
+    async def _snapshot(
+        self, start: events_pb2.StartExecution
+    ) -> tuple[ExecutionSnapshotRow, list[ChildExecutionRow]]:
+        job = await self._catalog.get_job(start.job_name)
+        content = await self._catalog.get_content(job.content_name)
+        policy = effective_policy(
+            await self._catalog.get_execution_policy(job.execution_policy_name)
+        )
+        root = await self._catalog.get_target(job.target_id)
+        databases = await expand_target(root, self._catalog.list_children)
+        now = utcnow()
+        snapshot = ExecutionSnapshotRow(
+            job_execution_id=start.job_execution_id,
+            job_name=job.name,
+            content_name=content.name,
+            content_version=content.version,
+            command_text=content.script.command_text,
+            credential_name=job.credential_name,
+            policy=policy.to_json(),
+            result_destination=destination_json(job),
+            deadline=now + timedelta(milliseconds=policy.job_timeout_ms),
+            create_time=now,
+        )
+        return snapshot, [self._child(start, job, d, now) for d in databases]
+
+    @staticmethod
+    def _child(
+        start: events_pb2.StartExecution,
+        job: resources.Job,
+        database: DatabaseToRun,
+        now: object,
+    ) -> ChildExecutionRow:
+        return ChildExecutionRow(
+            job_execution_id=str(uuid.uuid4()),
+            parent_job_execution_id=start.job_execution_id,
+            job_name=job.name,
+            target_id=database.target_id,
+            engine=database.engine,
+            server_name=database.server_name,
+            port=database.port,
+            database_name=database.database_name,
+            options=database.options,
+            lifecycle=Lifecycle.CREATED,
+            message="",
+            current_attempt=0,
+            create_time=now,
+        )

@@ -1,0 +1,325 @@
+"""Task messages → numbered attempts on target databases.
+
+One task message stands for "run the next attempt of this child". The attempt is recorded
+in the control database before anything is sent to the target; every later write is fenced
+on that number. Retries are the policy's, not the broker's: a failed attempt is recorded and
+the message is nak'ed with the policy's delay.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
+
+from nats.aio.msg import Msg
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from fleetjobs.core.crypto import scrub
+from fleetjobs.core.db import utcnow
+from fleetjobs.core.db.models import ChildExecutionRow, ExecutionSnapshotRow
+from fleetjobs.core.grpc import to_timestamp
+from fleetjobs.core.lifecycle import Lifecycle
+from fleetjobs.core.logs import bind_context
+from fleetjobs.core.sql import encode_rows
+from fleetjobs.events.v1 import events_pb2
+from fleetjobs.executor.connectors import (
+    Connector,
+    DatabaseAddress,
+    Login,
+    ScriptError,
+    ScriptOutcome,
+)
+from fleetjobs.executor.db.executions import Begin, ExecutorRepository
+from fleetjobs.executor.domain.policy import AfterFailure, EffectivePolicy, decide_after_failure
+from fleetjobs.core.clients import CredentialResolver
+from fleetjobs.executor.events.credentials import login_for, refusal
+from fleetjobs.executor.events.publisher import ExecutorPublisher
+from fleetjobs.executor.events.server_slots import ServerSlots, server_key
+from fleetjobs.v1 import catalog_resources_pb2 as resources
+
+log = logging.getLogger(__name__)
+
+# The broker redelivers a task whose holder said nothing for this long; a running attempt
+# says "in progress" three times per window, so only a dead or frozen executor loses it.
+TASK_ACK_WAIT_SECONDS = 30.0
+KEEP_ALIVE_SECONDS = TASK_ACK_WAIT_SECONDS / 3
+# An executor whose heartbeat is older than this is presumed dead: its attempts are taken
+# over by whoever receives their task next.
+WORKER_STALE_SECONDS = 20.0
+# Room left in a NATS message for the batch's envelope and headers.
+PAYLOAD_HEADROOM = 16 * 1024
+
+
+class TaskRunner:
+    def __init__(
+        self,
+        *,
+        sessions: async_sessionmaker[AsyncSession],
+        connectors: dict[str, Connector],
+        credentials: CredentialResolver,
+        slots: ServerSlots,
+        publisher: ExecutorPublisher,
+        worker_id: str,
+        concurrency: int,
+        max_payload: int,
+    ) -> None:
+        self._sessions = sessions
+        self._connectors = connectors
+        self._credentials = credentials
+        self._slots = slots
+        self._publisher = publisher
+        self._worker_id = worker_id
+        self._concurrency = concurrency
+        self._max_payload = max_payload
+        # Blocking drivers run here; sized to the concurrency so no attempt queues for a
+        # thread (asyncio's default pool has only cores + 4).
+        self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="attempt")
+        self._running: set[asyncio.Task[None]] = set()
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._running)
+
+    def capacity(self) -> int:
+        return self._concurrency - len(self._running)
+
+    async def handle_batch(self, messages: Sequence[Msg]) -> None:
+        for message in messages:
+            task = asyncio.create_task(self._handle(message))
+            self._running.add(task)
+            task.add_done_callback(self._running.discard)
+
+    async def drain(self) -> None:
+        """Lets running attempts finish (graceful shutdown)."""
+        if self._running:
+            await asyncio.gather(*self._running, return_exceptions=True)
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    async def _handle(self, message: Msg) -> None:
+        task = events_pb2.Task.FromString(message.data)
+        with bind_context(
+            job_execution_id=task.job_execution_id,
+            parent_job_execution_id=task.parent_job_execution_id,
+        ):
+            try:
+                await self._run(message, task)
+            except Exception:
+                # The control database or NATS failed under us: leave the task to come
+                # back; the attempt, if one was recorded, is taken over then.
+                log.exception("task handling failed; redelivered later")
+                with contextlib.suppress(Exception):
+                    await message.nak(delay=5.0)
+
+    async def _run(self, message: Msg, task: events_pb2.Task) -> None:
+        now = utcnow()
+        async with self._sessions() as session:
+            begin = await ExecutorRepository(session).begin_attempt(
+                task.job_execution_id,
+                worker_id=self._worker_id,
+                now=now,
+                worker_stale_before=now - timedelta(seconds=WORKER_STALE_SECONDS),
+            )
+            await session.commit()
+        if begin.kind is Begin.DROP:
+            log.debug("task dropped", extra={"reason": begin.reason})
+            await message.ack()
+            return
+        if begin.kind is Begin.WAIT:
+            await message.nak(delay=max(begin.wait.total_seconds(), 0.01))
+            return
+        assert begin.child is not None and begin.snapshot is not None
+        if begin.kind is Begin.TIMED_OUT:
+            await self._publisher.child_changed(
+                task.parent_job_execution_id,
+                task.job_execution_id,
+                Lifecycle.TIMED_OUT,
+                begin.child.current_attempt,
+            )
+            await message.ack()
+            return
+        child, snapshot, attempt = begin.child, begin.snapshot, begin.attempt
+        await self._publisher.child_changed(
+            child.parent_job_execution_id, child.job_execution_id, Lifecycle.IN_PROGRESS, attempt
+        )
+        keep_alive = asyncio.create_task(self._keep_alive(message))
+        secrets: list[str] = []
+        try:
+            outcome = await self._attempt(child, snapshot, secrets)
+            await self._succeeded(message, child, snapshot, attempt, outcome)
+        except ScriptError as error:
+            await self._failed(message, child, snapshot, attempt, error, secrets)
+        finally:
+            keep_alive.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await keep_alive
+
+    async def _keep_alive(self, message: Msg) -> None:
+        while True:
+            await asyncio.sleep(KEEP_ALIVE_SECONDS)
+            with contextlib.suppress(Exception):
+                await message.in_progress()
+
+    async def _attempt(
+        self, child: ChildExecutionRow, snapshot: ExecutionSnapshotRow, secrets: list[str]
+    ) -> ScriptOutcome:
+        connector = self._connectors.get(child.engine)
+        if connector is None:
+            raise refusal(f"no connector for engine {child.engine!r}")
+        availability = connector.availability()
+        if not availability.available:
+            raise refusal(f"the {child.engine} driver is not available here: {availability.detail}")
+        address = DatabaseAddress(
+            engine=child.engine,
+            server_name=child.server_name,
+            port=child.port,
+            database_name=child.database_name,
+            options=dict(child.options or {}),
+        )
+        login: Login | None = None
+        if child.engine != "sqlite":
+            login = await login_for(
+                self._credentials,
+                snapshot.credential_name,
+                server_name=child.server_name,
+                engine=child.engine,
+            )
+            secrets.append(login.password)
+        timeout = max((snapshot.deadline - utcnow()).total_seconds(), 1.0)
+        loop = asyncio.get_running_loop()
+
+        def run() -> ScriptOutcome:
+            return connector.run_script(
+                address, login, snapshot.command_text, timeout_seconds=timeout
+            )
+
+        if child.engine == "sqlite":
+            return await loop.run_in_executor(self._pool, run)
+        async with self._slots.hold(server_key(child.engine, child.server_name, child.port)):
+            return await loop.run_in_executor(self._pool, run)
+
+    async def _succeeded(
+        self,
+        message: Msg,
+        child: ChildExecutionRow,
+        snapshot: ExecutionSnapshotRow,
+        attempt: int,
+        outcome: ScriptOutcome,
+    ) -> None:
+        result = outcome.first_result_set
+        rows = len(result.rows) if result is not None else 0
+        if snapshot.result_destination and result is not None:
+            batch = events_pb2.ResultBatch(
+                job_execution_id=child.job_execution_id,
+                parent_job_execution_id=child.parent_job_execution_id,
+                attempt=attempt,
+                engine=child.engine,
+                server_name=child.server_name,
+                database_name=child.database_name,
+                destination=resources.ResultDestination(**snapshot.result_destination),
+                columns=[events_pb2.Column(name=c.name, type=c.type.value) for c in result.columns],
+                rows=encode_rows([(c.name, c.type) for c in result.columns], result.rows),
+                collected_at=to_timestamp(utcnow()),
+            )
+            size = batch.ByteSize()
+            if size > self._max_payload - PAYLOAD_HEADROOM:
+                raise ScriptError(
+                    f"the first result set is {size} bytes, more than the broker's maximum "
+                    f"message size of {self._max_payload} bytes allows: return fewer rows",
+                    error_class="result_too_large",
+                    refused=True,
+                    messages=outcome.messages,
+                )
+            async with self._sessions() as session:
+                current = await ExecutorRepository(session).record_script_done(
+                    child.job_execution_id, attempt, rows=rows, messages=outcome.messages
+                )
+                await session.commit()
+            if current:
+                try:
+                    await self._publisher.result_batch(batch)
+                except Exception as error:
+                    raise ScriptError(
+                        f"could not hand the result set to the results service: {error!r}",
+                        error_class="broker_unavailable",
+                        messages=outcome.messages,
+                    ) from None
+            await message.ack()
+            return
+        async with self._sessions() as session:
+            current = await ExecutorRepository(session).record_success(
+                child.job_execution_id,
+                attempt,
+                rows=rows,
+                messages=outcome.messages,
+                now=utcnow(),
+            )
+            await session.commit()
+        if current:
+            await self._publisher.child_changed(
+                child.parent_job_execution_id,
+                child.job_execution_id,
+                Lifecycle.SUCCEEDED,
+                attempt,
+            )
+        await message.ack()
+
+    async def _failed(
+        self,
+        message: Msg,
+        child: ChildExecutionRow,
+        snapshot: ExecutionSnapshotRow,
+        attempt: int,
+        error: ScriptError,
+        secrets: list[str],
+    ) -> None:
+        now = utcnow()
+        policy = EffectivePolicy.from_json(snapshot.policy)
+        decision = decide_after_failure(
+            policy,
+            attempt=attempt,
+            error_class=error.error_class,
+            refused=error.refused,
+            now=now,
+            deadline=snapshot.deadline,
+        )
+        lifecycle = {
+            AfterFailure.RETRY: Lifecycle.WAITING_FOR_RETRY,
+            AfterFailure.FAIL: Lifecycle.FAILED,
+            AfterFailure.TIME_OUT: Lifecycle.TIMED_OUT,
+        }[decision.action]
+        text = scrub(error.message, secrets)
+        log.info(
+            "attempt failed",
+            extra={"attempt": attempt, "error_class": error.error_class, "next": lifecycle.value},
+        )
+        async with self._sessions() as session:
+            current = await ExecutorRepository(session).record_failure(
+                child.job_execution_id,
+                attempt,
+                child_lifecycle=lifecycle,
+                message=text,
+                error_class=error.error_class,
+                messages=[scrub(m, secrets) for m in error.messages],
+                retry_at=decision.retry_at,
+                now=now,
+            )
+            await session.commit()
+        if not current:
+            # Fenced: this attempt was taken over; its owner now decides about the message.
+            log.info("late write from a superseded attempt rejected", extra={"attempt": attempt})
+            return
+        await self._publisher.child_changed(
+            child.parent_job_execution_id, child.job_execution_id, lifecycle, attempt
+        )
+        if decision.action is AfterFailure.RETRY and decision.retry_at is not None:
+            await message.nak(delay=_seconds_until(decision.retry_at, now))
+        else:
+            await message.ack()
+
+
+def _seconds_until(when: datetime, now: datetime) -> float:
+    return max((when - now).total_seconds(), 0.001)

@@ -1,0 +1,1 @@
+"""The results service: writes every database's first result set into its destination table."""

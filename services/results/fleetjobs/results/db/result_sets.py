@@ -1,0 +1,55 @@
+"""Result-set records (written here only) and the read of a child's current attempt, which
+fences batches from superseded attempts."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from fleetjobs.core.db.models import ChildExecutionRow, ParentExecutionRow, ResultSetRow
+from fleetjobs.core.lifecycle import Lifecycle
+
+
+class ResultSetRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def attempt_is_current(self, child_id: str, attempt: int) -> bool:
+        result = await self._session.execute(
+            select(ChildExecutionRow.job_execution_id).where(
+                ChildExecutionRow.job_execution_id == child_id,
+                ChildExecutionRow.current_attempt == attempt,
+                ChildExecutionRow.lifecycle == Lifecycle.IN_PROGRESS,
+            )
+        )
+        return result.scalar_one_or_none() is not None
+
+    async def save(self, row: ResultSetRow) -> None:
+        """One record per child: a later attempt's write replaces the earlier one's, as its
+        rows replaced the earlier rows in the destination."""
+        await self._session.merge(row)
+
+    async def execution_exists(self, job_execution_id: str) -> bool:
+        parent = await self._session.get(ParentExecutionRow, job_execution_id)
+        if parent is not None:
+            return True
+        return await self._session.get(ChildExecutionRow, job_execution_id) is not None
+
+    async def list_for(
+        self, job_execution_id: str, *, offset: int, limit: int
+    ) -> Sequence[ResultSetRow]:
+        result = await self._session.execute(
+            select(ResultSetRow)
+            .where(
+                or_(
+                    ResultSetRow.parent_job_execution_id == job_execution_id,
+                    ResultSetRow.job_execution_id == job_execution_id,
+                )
+            )
+            .order_by(ResultSetRow.engine, ResultSetRow.server_name, ResultSetRow.database_name)
+            .offset(offset)
+            .limit(limit)
+        )
+        return result.scalars().all()

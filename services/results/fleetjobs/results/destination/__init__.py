@@ -1,0 +1,25 @@
+"""Destination tables: created from the first result set's columns plus metadata columns
+naming the execution and the database, and filled by replacing each database's rows for an
+execution in one transaction, so retries and redeliveries never duplicate rows."""
+
+from fleetjobs.results.destination._errors import (
+    DestinationError,
+    DestinationRefusedError,
+    ResultSetMismatchError,
+)
+from fleetjobs.results.destination._names import METADATA_COLUMNS, validate_identifier
+from fleetjobs.results.destination._types import SUPPORTED_ENGINES, destination_type
+from fleetjobs.results.destination._urls import build_destination_url
+from fleetjobs.results.destination._writer import DestinationWriter
+
+__all__ = [
+    "METADATA_COLUMNS",
+    "SUPPORTED_ENGINES",
+    "DestinationError",
+    "DestinationRefusedError",
+    "DestinationWriter",
+    "ResultSetMismatchError",
+    "build_destination_url",
+    "destination_type",
+    "validate_identifier",
+]

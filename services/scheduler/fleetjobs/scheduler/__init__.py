@@ -1,0 +1,1 @@
+"""The scheduler service: when executions start, and their lifecycle."""

@@ -1,0 +1,103 @@
+"""Folds the executor's child events into parent lifecycles, a batch at a time: however many
+children of one parent changed in a batch, the parent is recomputed once."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+from nats.aio.msg import Msg
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from fleetjobs.core.db import utcnow
+from fleetjobs.core.lifecycle import Lifecycle
+from fleetjobs.events.v1 import events_pb2
+from fleetjobs.scheduler.db.executions import ExecutionReadModel, ParentRepository
+from fleetjobs.scheduler.domain.folding import fold_children
+from fleetjobs.scheduler.events.notifier import ChangeNotifier
+
+log = logging.getLogger(__name__)
+
+
+class ParentFolder:
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], notifier: ChangeNotifier
+    ) -> None:
+        self._sessions = sessions
+        self._notifier = notifier
+
+    async def handle_batch(self, messages: Sequence[Msg]) -> None:
+        expansions: dict[str, events_pb2.Expanded] = {}
+        parents: list[str] = []
+        for message in messages:
+            event = events_pb2.ExecutionEvent.FromString(message.data)
+            if event.parent_job_execution_id not in parents:
+                parents.append(event.parent_job_execution_id)
+            if event.HasField("expanded"):
+                expansions[event.parent_job_execution_id] = event.expanded
+        async with self._sessions() as session:
+            for parent_id in parents:
+                await self._fold(session, parent_id, expansions.get(parent_id))
+            await session.commit()
+        # Acknowledge only after the fold is committed: a crash before it redelivers.
+        for message in messages:
+            await message.ack()
+        for parent_id in parents:
+            self._notifier.notify(parent_id)
+
+    async def fold_parent(self, parent_id: str) -> None:
+        async with self._sessions() as session:
+            await self._fold(session, parent_id, None)
+            await session.commit()
+        self._notifier.notify(parent_id)
+
+    async def _fold(
+        self, session: AsyncSession, parent_id: str, expanded: events_pb2.Expanded | None
+    ) -> None:
+        parents = ParentRepository(session)
+        parent = await parents.get(parent_id)
+        if parent is None or Lifecycle(parent.lifecycle).terminal:
+            return
+        now = utcnow()
+        if expanded is not None and expanded.error:
+            await parents.set_state(
+                parent_id,
+                lifecycle=Lifecycle.FAILED,
+                message=expanded.error,
+                counts={},
+                end_time=now,
+            )
+            return
+        read = ExecutionReadModel(session)
+        snapshot = await read.snapshot(parent_id)
+        if snapshot is None:
+            return  # not expanded yet: its children do not exist
+        counts = await read.child_counts(parent_id)
+        total = sum(counts.values())
+        outcome = fold_children(counts)
+        started = parent.start_time or now
+        if outcome is None:
+            await parents.set_state(
+                parent_id,
+                lifecycle=Lifecycle.WAITING_FOR_CHILD_JOB_EXECUTIONS,
+                message=parent.message,
+                counts=counts,
+                child_count=total,
+                content_version=snapshot.content_version,
+                start_time=started,
+            )
+        else:
+            await parents.set_state(
+                parent_id,
+                lifecycle=outcome.lifecycle,
+                message=outcome.message,
+                counts=counts,
+                child_count=total,
+                content_version=snapshot.content_version,
+                start_time=started,
+                end_time=now,
+            )
+            log.info(
+                "execution finished",
+                extra={"job_execution_id": parent_id, "lifecycle": outcome.lifecycle.value},
+            )

@@ -1,0 +1,79 @@
+"""The scheduler's safety net: the control database is the truth, JetStream only delivers.
+
+- A parent still CREATED a while after it was recorded lost its start message (NATS down at
+  the publish, a wiped stream): publish it again.
+- A parent still waiting although its children are all terminal missed its fold (an event
+  lost with the stream): fold it again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from fleetjobs.core.db import utcnow
+from fleetjobs.core.db.models import ParentExecutionRow
+from fleetjobs.core.lifecycle import Lifecycle
+from fleetjobs.scheduler.db.executions import ParentRepository
+from fleetjobs.scheduler.events.fold import ParentFolder
+from fleetjobs.scheduler.events.starts import StartPublisher
+
+log = logging.getLogger(__name__)
+
+RECONCILE_INTERVAL_SECONDS = 5.0
+START_GRACE = timedelta(seconds=10)
+
+
+class Reconciler:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        starts: StartPublisher,
+        folder: ParentFolder,
+    ) -> None:
+        self._sessions = sessions
+        self._starts = starts
+        self._folder = folder
+        self._stopping = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="scheduler-reconcile")
+
+    async def stop(self) -> None:
+        self._stopping.set()
+        if self._task is not None:
+            await self._task
+
+    async def _run(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                await asyncio.wait_for(self._stopping.wait(), RECONCILE_INTERVAL_SECONDS)
+                return
+            except TimeoutError:
+                pass
+            try:
+                await self.reconcile_once()
+            except Exception as error:  # the next round tries again
+                log.warning("reconcile failed", extra={"error": repr(error)})
+
+    async def reconcile_once(self) -> None:
+        async with self._sessions() as session:
+            stale = await ParentRepository(session).stale_created(utcnow() - START_GRACE)
+            waiting = (
+                await session.execute(
+                    select(ParentExecutionRow.job_execution_id).where(
+                        ParentExecutionRow.lifecycle
+                        == Lifecycle.WAITING_FOR_CHILD_JOB_EXECUTIONS
+                    )
+                )
+            ).scalars().all()
+        for parent in stale:
+            log.info("republishing start", extra={"job_execution_id": parent.job_execution_id})
+            await self._starts.publish_start(parent.job_execution_id, parent.job_name)
+        for parent_id in waiting:
+            await self._folder.fold_parent(parent_id)
