@@ -186,8 +186,8 @@ def _create(context: Context, args: argparse.Namespace) -> int:
     )
     if context.out.json:
         context.out.emit_json(response)
-        return 0
-    context.out.line(f"created credential {response.credential.name}")
+    else:
+        context.out.line(f"created credential {response.credential.name}")
     if not args.allow:
         context.out.note(
             "note: no --allow, so this credential is sent to no network server (SQLite only); "

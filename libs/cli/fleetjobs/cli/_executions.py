@@ -112,7 +112,9 @@ def follow(context: Context, execution_id: str) -> execution_resources.JobExecut
             f"(`fleetjobs execution stop {execution_id}` cancels it)"
         )
         raise
-    renderer.close()
+    finally:
+        # Whatever ends the stream, an error message must not land on the bar's line.
+        renderer.close()
     final = renderer.last
     if final is None or not is_terminal(final):
         # The stream ends after the terminal state; ending sooner means the service went
@@ -208,7 +210,7 @@ def details(execution: execution_resources.JobExecution) -> list[tuple[str, str]
         ("started", timestamp(execution.start_time)),
         ("ended", timestamp(execution.end_time)),
     ]
-    return [(name, value) for name, value in pairs if value]
+    return pairs
 
 
 def summarize_counts(execution: execution_resources.JobExecution) -> str:

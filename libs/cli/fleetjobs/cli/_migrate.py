@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from alembic.util import CommandError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
@@ -35,7 +36,9 @@ def _migrate(context: Context, args: argparse.Namespace) -> int:
     shown = _without_password(url)
     try:
         revision = upgrade_to_head(url)
-    except SQLAlchemyError as error:
+    except (SQLAlchemyError, CommandError, ImportError, OSError) as error:
+        # A database that cannot be reached, a driver that is not installed, a file that
+        # cannot be written: said in one line, with any password in the message masked.
         password = _password(url)
         raise CliError(
             f"cannot migrate {shown}: {scrub(str(error), [password] if password else [])}"

@@ -23,12 +23,9 @@ class Output:
         self.stderr = stderr
 
     def emit_json(self, message: Message) -> None:
-        print(
-            json_format.MessageToJson(
-                message, ensure_ascii=False, always_print_fields_with_no_presence=True
-            ),
-            file=self.stdout,
-        )
+        # The proto3 JSON mapping as grpcurl prints it: fields at their zero value are left out
+        # (an input-only `password` never shows up, even empty).
+        print(json_format.MessageToJson(message, ensure_ascii=False), file=self.stdout)
 
     def line(self, text: str = "") -> None:
         print(text, file=self.stdout, flush=True)
@@ -38,10 +35,11 @@ class Output:
         print(text, file=self.stderr, flush=True)
 
     def fields(self, pairs: Sequence[tuple[str, str]]) -> None:
-        """`name:   value` lines, the values aligned."""
-        width = max((len(name) for name, _ in pairs), default=0) + 1
-        for name, value in pairs:
-            self.line(f"{name + ':':<{width}} {value}".rstrip())
+        """`name:   value` lines, the values aligned; a field without a value is left out."""
+        shown = [(name, value) for name, value in pairs if value]
+        width = max((len(name) for name, _ in shown), default=0) + 1
+        for name, value in shown:
+            self.line(f"{name + ':':<{width}} {value}")
 
     def table(self, headers: Sequence[str], rows: Iterable[Sequence[str]], *, empty: str) -> None:
         """Aligned columns under upper-case headers; `empty` goes to stderr when no rows."""
@@ -57,6 +55,10 @@ class Output:
                     value.ljust(width) for value, width in zip(row, widths, strict=True)
                 ).rstrip()
             )
+
+
+def plural(count: int, one: str, many: str) -> str:
+    return f"{count} {one if count == 1 else many}"
 
 
 def clip(text: str, limit: int = CELL_LIMIT) -> str:

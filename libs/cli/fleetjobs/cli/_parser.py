@@ -8,7 +8,7 @@ from typing import TypeAlias
 
 from fleetjobs.cli._context import Handler
 from fleetjobs.cli._errors import EXIT_CODES_HELP
-from fleetjobs.cli._values import positive_int
+from fleetjobs.cli._values import positive_int, positive_seconds
 
 # A string: argparse._SubParsersAction is generic only to type checkers.
 Subcommands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
@@ -65,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--timeout",
-        type=float,
+        type=positive_seconds,
         default=30.0,
         metavar="SECONDS",
         help="deadline of each call to a service (default 30)",

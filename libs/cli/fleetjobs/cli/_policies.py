@@ -157,7 +157,7 @@ def _row(policy: resources.ExecutionPolicy) -> list[str]:
             else _INHERITED
         ),
         str(policy.maximum_attempts) if policy.HasField("maximum_attempts") else _INHERITED,
-        ", ".join(policy.non_retryable_error_classes),
+        ", ".join(policy.non_retryable_error_classes) or "(none)",
     ]
 
 

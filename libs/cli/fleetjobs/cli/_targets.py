@@ -12,7 +12,7 @@ import argparse
 from fleetjobs.cli._client import list_all
 from fleetjobs.cli._context import Context
 from fleetjobs.cli._errors import UsageError
-from fleetjobs.cli._output import timestamp
+from fleetjobs.cli._output import plural, timestamp
 from fleetjobs.cli._parser import Subcommands, add_limit, add_noun, add_verb
 from fleetjobs.cli._values import options_dict, parse_option
 from fleetjobs.v1 import catalog_resources_pb2 as resources
@@ -127,7 +127,7 @@ def describe(target: resources.Target) -> tuple[str, str]:
         )
         return "database", f"{db.engine} {where}" + (f" [{options}]" if options else "")
     if kind == "custom_collection":
-        return "collection", f"{target.custom_collection.name} ({target.child_count} children)"
+        return "collection", f"{target.custom_collection.name} ({plural(target.child_count, 'child', 'children')})"
     if kind == "shard_map":
         sm = target.shard_map
         where = f"{_host(sm.server_name, sm.port)}/{sm.database_name}"
@@ -197,7 +197,8 @@ def _changed(
     else:
         collection = response.target
         context.out.line(
-            f"{what} {collection.custom_collection.name} ({collection.child_count} children)"
+            f"{what} {collection.custom_collection.name} "
+            f"({plural(collection.child_count, 'child', 'children')})"
         )
     return 0
 

@@ -18,7 +18,7 @@ from fleetjobs.core.crypto import (
 )
 
 # Short enough that a rotated password or allow-list takes effect within seconds.
-CACHE_SECONDS = 5.0
+CACHE_SECONDS = 1.0
 
 
 class CredentialRefusedError(Exception):

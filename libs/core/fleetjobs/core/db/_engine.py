@@ -43,18 +43,20 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 def make_async_engine(url: str | URL, *, pool_size: int = 10) -> AsyncEngine:
     target = async_url(url)
+    # hide_parameters: an error message must never carry bound values (a credential's JWE).
     if target.get_backend_name() == "sqlite":
-        engine = create_async_engine(target)
+        engine = create_async_engine(target, hide_parameters=True)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     return create_async_engine(
-        target, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+        target, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True,
+        hide_parameters=True,
     )
 
 
 def make_sync_engine(url: str | URL) -> Engine:
     target = sync_url(url)
-    engine = create_engine(target, pool_pre_ping=True)
+    engine = create_engine(target, pool_pre_ping=True, hide_parameters=True)
     if target.get_backend_name() == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     return engine

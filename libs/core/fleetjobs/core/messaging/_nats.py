@@ -37,6 +37,8 @@ async def connect_jetstream(url: str, *, name: str) -> tuple[Client, JetStreamCo
         max_reconnect_attempts=-1,
         reconnect_time_wait=0.5,
         connect_timeout=5,
+        # Shutdown must not wait long for a broker that is gone.
+        drain_timeout=5,
         error_cb=on_error,
         disconnected_cb=on_disconnected,
         reconnected_cb=on_reconnected,

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 
@@ -58,7 +59,7 @@ class PullLoop:
             await self._task
 
     async def _run(self) -> None:
-        subscription = None
+        subscription: JetStreamContext.PullSubscription | None = None
         while not self._stopping.is_set():
             try:
                 if subscription is None:
@@ -77,10 +78,8 @@ class PullLoop:
                 except TimeoutError:  # nats' own TimeoutError is a subclass
                     continue
                 await self._handler(messages)
-            except asyncio.CancelledError:
-                raise
             except nats_errors.ConnectionClosedError:
-                return
+                break
             except Exception as error:
                 # NATS restarting, a consumer deleted with its stream: back off and re-subscribe.
                 log.warning(
@@ -92,3 +91,8 @@ class PullLoop:
                     await asyncio.wait_for(self._stopping.wait(), timeout=1.0)
                 except TimeoutError:
                     pass
+        if subscription is not None:
+            # An open pull subscription keeps the client's drain waiting for messages that
+            # nobody will take: close it, and the broker redelivers them elsewhere.
+            with contextlib.suppress(Exception):
+                await subscription.unsubscribe()

@@ -202,7 +202,10 @@ class BatchWriter:
         key = hashlib.sha256(url.render_as_string(hide_password=False).encode()).hexdigest()
         writer = self._writers.get(key)
         if writer is None:
-            engine = create_engine(url, pool_pre_ping=True, pool_size=WRITER_THREADS)
+            # hide_parameters: result values never end up in a child's error message.
+            engine = create_engine(
+                url, pool_pre_ping=True, pool_size=WRITER_THREADS, hide_parameters=True
+            )
             self._engines.append(engine)
             writer = DestinationWriter(engine)
             self._writers[key] = writer
