@@ -16,6 +16,7 @@ from grpc_tools import protoc
 ROOT = Path(__file__).resolve().parent.parent
 PROTOS = ROOT / "protos"
 OUT = ROOT / "libs" / "api"
+BIN = Path(sys.executable).parent
 GENERATED_PACKAGES = ("fleetjobs/v1", "fleetjobs/events", "fleetjobs/internal")
 
 
@@ -29,8 +30,12 @@ def main() -> int:
         f"-I{PROTOS}",
         f"-I{well_known}",
         f"--python_out={OUT}",
-        f"--pyi_out={OUT}",
         f"--grpc_python_out={OUT}",
+        # Type stubs from mypy-protobuf: typed enums and typed gRPC stubs/servicers.
+        f"--plugin=protoc-gen-mypy={BIN / 'protoc-gen-mypy'}",
+        f"--plugin=protoc-gen-mypy_grpc={BIN / 'protoc-gen-mypy_grpc'}",
+        f"--mypy_out={OUT}",
+        f"--mypy_grpc_out={OUT}",
         *sources,
     ]
     code = protoc.main(args)

@@ -52,9 +52,7 @@ def postgres_fleet(postgres: None, login: Login) -> Iterator[list[str]]:
 
 @pytest.fixture(scope="module")
 def mariadb_fleet(mariadb: None, login: Login) -> Iterator[list[str]]:
-    with mariadb_login_with_databases(
-        5, username=login.username, password=login.password
-    ) as names:
+    with mariadb_login_with_databases(5, username=login.username, password=login.password) as names:
         yield names
 
 

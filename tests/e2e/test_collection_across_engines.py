@@ -48,10 +48,14 @@ def test_one_row_set_per_database_across_engines(
         suite, username=login.username, password=login.password, allowed=["127.0.0.1"]
     )
     members = (
-        [api.database_target(suite, engine="postgresql", server="127.0.0.1", database=d)
-         for d in pg_targets]
-        + [api.database_target(suite, engine="mysql", server="127.0.0.1", database=d)
-           for d in mariadb_fleet]
+        [
+            api.database_target(suite, engine="postgresql", server="127.0.0.1", database=d)
+            for d in pg_targets
+        ]
+        + [
+            api.database_target(suite, engine="mysql", server="127.0.0.1", database=d)
+            for d in mariadb_fleet
+        ]
         + [api.database_target(suite, engine="sqlite", database=d) for d in sqlite_targets]
     )
     table = f"results_{uuid.uuid4().hex[:8]}"
@@ -61,8 +65,11 @@ def test_one_row_set_per_database_across_engines(
         target_id=api.collection(suite, members),
         credential_name=credential,
         destination=r.ResultDestination(
-            engine="postgresql", server_name="127.0.0.1", database_name=destination_db,
-            table_name=table, credential_name=credential,
+            engine="postgresql",
+            server_name="127.0.0.1",
+            database_name=destination_db,
+            table_name=table,
+            credential_name=credential,
         ),
     )
 

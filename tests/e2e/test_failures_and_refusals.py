@@ -91,7 +91,11 @@ def test_non_retryable_error_class_fails_after_one_attempt(
 ) -> None:
     (database,) = _sqlite_files(sqlite_root, 1, with_marker=0)
     policy = api.policy(
-        suite, initial_ms=100, maximum_ms=1000, coefficient=2.0, attempts=5,
+        suite,
+        initial_ms=100,
+        maximum_ms=1000,
+        coefficient=2.0,
+        attempts=5,
         non_retryable=["syntax_error"],
     )
     job = api.job(
@@ -146,8 +150,12 @@ def test_result_destination_outside_the_allow_list_is_never_contacted(
         content_name=api.content(suite, "SELECT id FROM marker;"),
         target_id=api.database_target(suite, engine="sqlite", database=database),
         destination=r.ResultDestination(
-            engine="postgresql", server_name="127.0.0.2", port=listener.port,
-            database_name="results", table_name="collected", credential_name=credential,
+            engine="postgresql",
+            server_name="127.0.0.2",
+            port=listener.port,
+            database_name="results",
+            table_name="collected",
+            credential_name=credential,
         ),
     )
 
@@ -219,9 +227,7 @@ def test_credential_checked_by_the_server_and_rotation_takes_effect(
         assert login.password not in child.message
 
         suite.catalog.UpdateCredential(
-            c.UpdateCredentialRequest(
-                credential=r.Credential(name=credential, password=rotated)
-            )
+            c.UpdateCredentialRequest(credential=r.Credential(name=credential, password=rotated))
         )
         time.sleep(1.2)
         assert Lifecycle.from_proto(api.run(suite, job).lifecycle) is Lifecycle.SUCCEEDED

@@ -36,7 +36,12 @@ class LauncherSuite:
     def launcher(self, command: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [sys.executable, "-m", "fleetjobs.launcher", command],
-            env=self.env, cwd=ROOT, capture_output=True, text=True, timeout=180,
+            env=self.env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=180,
+            check=False,
         )
 
     def pids(self) -> dict[str, int]:
@@ -46,7 +51,10 @@ class LauncherSuite:
     def grpcurl(self, service: str, method: str, body: dict[str, Any]) -> dict[str, Any]:
         result = subprocess.run(
             [GRPCURL, "-plaintext", "-d", json.dumps(body), self.addresses[service], method],
-            capture_output=True, text=True, timeout=30,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
         )
         assert result.returncode == 0, result.stderr
         return dict(json.loads(result.stdout or "{}"))
@@ -102,32 +110,73 @@ def test_grpcurl_session_by_reflection_leaves_no_secret(
 ) -> None:
     listed = subprocess.run(
         [GRPCURL, "-plaintext", launched.addresses["catalog"], "list"],
-        capture_output=True, text=True, timeout=30, check=True,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
     ).stdout.split()
     assert "fleetjobs.v1.CatalogService" in listed
 
     catalog = "fleetjobs.v1.CatalogService/"
-    launched.grpcurl("catalog", catalog + "CreateCredential", {"credential": {
-        "name": "tenant-admin", "username": login.username, "password": login.password,
-        "allowed_servers": ["127.0.0.1"],
-    }})
-    launched.grpcurl("catalog", catalog + "CreateContent", {"content": {
-        "name": "testtable",
-        "script": {"command_text": (
-            "CREATE TABLE IF NOT EXISTS TestTable (TestTableId INT PRIMARY KEY, Note VARCHAR(20));"
-            "REPLACE INTO TestTable VALUES (1, 'grpcurl');"
-            "SELECT TestTableId AS id, Note AS note FROM TestTable;"
-        )},
-    }})
-    target = launched.grpcurl("catalog", catalog + "CreateTarget", {"target": {"database": {
-        "engine": "mysql", "server_name": "127.0.0.1", "database_name": mariadb_database,
-    }}})["target"]["target_id"]
-    launched.grpcurl("catalog", catalog + "CreateJob", {"job": {
-        "name": "collect", "content_name": "testtable", "credential_name": "tenant-admin",
-        "target_id": target,
-        "result_destination": {"engine": "sqlite", "database_name": "results.db",
-                               "table_name": "collected"},
-    }})
+    launched.grpcurl(
+        "catalog",
+        catalog + "CreateCredential",
+        {
+            "credential": {
+                "name": "tenant-admin",
+                "username": login.username,
+                "password": login.password,
+                "allowed_servers": ["127.0.0.1"],
+            }
+        },
+    )
+    launched.grpcurl(
+        "catalog",
+        catalog + "CreateContent",
+        {
+            "content": {
+                "name": "testtable",
+                "script": {
+                    "command_text": (
+                        "CREATE TABLE IF NOT EXISTS TestTable"
+                        " (TestTableId INT PRIMARY KEY, Note VARCHAR(20));"
+                        "REPLACE INTO TestTable VALUES (1, 'grpcurl');"
+                        "SELECT TestTableId AS id, Note AS note FROM TestTable;"
+                    )
+                },
+            }
+        },
+    )
+    target = launched.grpcurl(
+        "catalog",
+        catalog + "CreateTarget",
+        {
+            "target": {
+                "database": {
+                    "engine": "mysql",
+                    "server_name": "127.0.0.1",
+                    "database_name": mariadb_database,
+                }
+            }
+        },
+    )["target"]["target_id"]
+    launched.grpcurl(
+        "catalog",
+        catalog + "CreateJob",
+        {
+            "job": {
+                "name": "collect",
+                "content_name": "testtable",
+                "credential_name": "tenant-admin",
+                "target_id": target,
+                "result_destination": {
+                    "engine": "sqlite",
+                    "database_name": "results.db",
+                    "table_name": "collected",
+                },
+            }
+        },
+    )
     started = launched.grpcurl(
         "scheduler", "fleetjobs.v1.ExecutionService/StartJobExecution", {"job_name": "collect"}
     )["job_execution"]["job_execution_id"]
@@ -135,11 +184,14 @@ def test_grpcurl_session_by_reflection_leaves_no_secret(
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         execution = launched.grpcurl(
-            "scheduler", "fleetjobs.v1.ExecutionService/GetJobExecution",
+            "scheduler",
+            "fleetjobs.v1.ExecutionService/GetJobExecution",
             {"job_execution_id": started, "include_children": True},
         )["job_execution"]
-        if execution["lifecycle"] not in ("LIFECYCLE_CREATED",
-                                          "LIFECYCLE_WAITING_FOR_CHILD_JOB_EXECUTIONS"):
+        if execution["lifecycle"] not in (
+            "LIFECYCLE_CREATED",
+            "LIFECYCLE_WAITING_FOR_CHILD_JOB_EXECUTIONS",
+        ):
             break
         time.sleep(0.2)
     assert execution["lifecycle"] == "LIFECYCLE_SUCCEEDED", execution
@@ -149,15 +201,16 @@ def test_grpcurl_session_by_reflection_leaves_no_secret(
     assert [(s["database_name"], s["rows_written"]) for s in result_sets] == [
         (mariadb_database, "1")
     ]
-    credential = launched.grpcurl(
-        "catalog", catalog + "GetCredential", {"name": "tenant-admin"}
-    )["credential"]
+    credential = launched.grpcurl("catalog", catalog + "GetCredential", {"name": "tenant-admin"})[
+        "credential"
+    ]
     assert "password" not in credential and "encrypted_password" not in credential
 
     # The control database, the logs, the NATS store: no plaintext password anywhere.
     secret = login.password.encode()
     leaks = [
-        str(path) for path in launched.state_dir.rglob("*")
+        str(path)
+        for path in launched.state_dir.rglob("*")
         if path.is_file() and secret in path.read_bytes()
     ]
     assert leaks == []

@@ -9,6 +9,9 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from joserfc import jwe
+from joserfc.jwk import RSAKey
+
 from fleetjobs.core.crypto import (
     JWE_ALG,
     JWE_ENC,
@@ -22,8 +25,6 @@ from fleetjobs.core.crypto import (
     inspect_header,
     load_public_only,
 )
-from joserfc import jwe
-from joserfc.jwk import RSAKey
 
 PLAINTEXT = b"correct horse battery staple"
 # joserfc refuses RSA-OAEP-256 by default ("not recommended" in its registry); naming the

@@ -85,13 +85,15 @@ class Suite:
                 endpoints.append(Endpoint(name, address, started=not already))
         for endpoint in endpoints:
             service = endpoint.name.rsplit("-", 1)[0]
+
+            def still_starting(name: str = endpoint.name, service: str = service) -> bool:
+                return self.run.running_pid(name, _marker(service)) is not None
+
             try:
                 wait_serving(
                     endpoint.address,
                     timeout=START_TIMEOUT_SECONDS,
-                    still_starting=lambda n=endpoint.name, s=service: (
-                        self.run.running_pid(n, _marker(s)) is not None
-                    ),
+                    still_starting=still_starting,
                 )
             except (RuntimeError, TimeoutError) as error:
                 raise SystemExit(
@@ -112,9 +114,7 @@ class Suite:
         port = pick_port()
         self.run.start(nats_process(self.state_dir, port, self.env))
         if not wait_listening(port, timeout=20):
-            raise SystemExit(
-                "nats-server did not start listening\n" + self.run.log_tail("nats")
-            )
+            raise SystemExit("nats-server did not start listening\n" + self.run.log_tail("nats"))
         url = f"nats://127.0.0.1:{port}"
         url_file.write_text(url + "\n")
         return url

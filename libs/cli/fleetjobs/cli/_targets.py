@@ -127,7 +127,10 @@ def describe(target: resources.Target) -> tuple[str, str]:
         )
         return "database", f"{db.engine} {where}" + (f" [{options}]" if options else "")
     if kind == "custom_collection":
-        return "collection", f"{target.custom_collection.name} ({plural(target.child_count, 'child', 'children')})"
+        return (
+            "collection",
+            f"{target.custom_collection.name} ({plural(target.child_count, 'child', 'children')})",
+        )
     if kind == "shard_map":
         sm = target.shard_map
         where = f"{_host(sm.server_name, sm.port)}/{sm.database_name}"

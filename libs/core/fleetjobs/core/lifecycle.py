@@ -24,12 +24,15 @@ class Lifecycle(StrEnum):
     def terminal(self) -> bool:
         return self in TERMINAL
 
-    def to_proto(self) -> int:
-        return int(execution_resources_pb2.Lifecycle.Value(f"LIFECYCLE_{self.value}"))
+    def to_proto(self) -> execution_resources_pb2.Lifecycle.ValueType:
+        return execution_resources_pb2.Lifecycle.Value(f"LIFECYCLE_{self.value}")
 
     @classmethod
     def from_proto(cls, value: int) -> Lifecycle:
-        return cls(execution_resources_pb2.Lifecycle.Name(value).removeprefix("LIFECYCLE_"))
+        name = execution_resources_pb2.Lifecycle.Name(
+            execution_resources_pb2.Lifecycle.ValueType(value)
+        )
+        return cls(name.removeprefix("LIFECYCLE_"))
 
 
 TERMINAL = frozenset(

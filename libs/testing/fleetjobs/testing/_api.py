@@ -35,14 +35,22 @@ def credential(
 
 
 def database_target(
-    suite: Any, *, engine: str, database: str, server: str = "", port: int = 0,
+    suite: Any,
+    *,
+    engine: str,
+    database: str,
+    server: str = "",
+    port: int = 0,
     options: dict[str, str] | None = None,
 ) -> str:
     reply = suite.catalog.CreateTarget(
         c.CreateTargetRequest(
             target=r.Target(
                 database=r.DatabaseTarget(
-                    engine=engine, server_name=server, port=port, database_name=database,
+                    engine=engine,
+                    server_name=server,
+                    port=port,
+                    database_name=database,
                     options=options or {},
                 )
             )
@@ -76,7 +84,12 @@ def content(suite: Any, script: str) -> str:
 
 
 def policy(
-    suite: Any, *, initial_ms: int, maximum_ms: int, coefficient: float, attempts: int,
+    suite: Any,
+    *,
+    initial_ms: int,
+    maximum_ms: int,
+    coefficient: float,
+    attempts: int,
     non_retryable: Iterable[str] = (),
 ) -> str:
     policy_name = name("policy")
@@ -100,8 +113,13 @@ def policy(
 
 
 def job(
-    suite: Any, *, content_name: str, target_id: str, credential_name: str = "",
-    policy_name: str = "", destination: r.ResultDestination | None = None,
+    suite: Any,
+    *,
+    content_name: str,
+    target_id: str,
+    credential_name: str = "",
+    policy_name: str = "",
+    destination: r.ResultDestination | None = None,
 ) -> str:
     job_name = name("job")
     suite.catalog.CreateJob(

@@ -49,7 +49,10 @@ def postgres_login_with_databases(
 
 def _mariadb_admin() -> pymysql.connections.Connection:
     return pymysql.connect(
-        host=MARIADB_HOST, port=MARIADB_PORT, user=MARIADB_USER, password=MARIADB_PASSWORD,
+        host=MARIADB_HOST,
+        port=MARIADB_PORT,
+        user=MARIADB_USER,
+        password=MARIADB_PASSWORD,
         autocommit=True,
     )
 

@@ -55,8 +55,11 @@ def mariadb_available() -> str | None:
 
     try:
         pymysql.connect(
-            host=MARIADB_HOST, port=MARIADB_PORT, user=MARIADB_USER,
-            password=MARIADB_PASSWORD, connect_timeout=3,
+            host=MARIADB_HOST,
+            port=MARIADB_PORT,
+            user=MARIADB_USER,
+            password=MARIADB_PASSWORD,
+            connect_timeout=3,
         ).close()
         return None
     except pymysql.Error as error:
@@ -91,7 +94,10 @@ def mariadb_databases(count: int, prefix: str = "fjt") -> Iterator[list[str]]:
 
     names = [unique_name(prefix) for _ in range(count)]
     conn = pymysql.connect(
-        host=MARIADB_HOST, port=MARIADB_PORT, user=MARIADB_USER, password=MARIADB_PASSWORD,
+        host=MARIADB_HOST,
+        port=MARIADB_PORT,
+        user=MARIADB_USER,
+        password=MARIADB_PASSWORD,
         autocommit=True,
     )
     try:

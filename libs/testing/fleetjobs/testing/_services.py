@@ -60,4 +60,3 @@ class ServiceThread:
             self._loop.call_soon_threadsafe(self._stop.set)
         if self._thread is not None:
             self._thread.join(30)
-

@@ -6,7 +6,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import grpc
@@ -102,4 +101,3 @@ def start_suite(settings: CommonSettings) -> RunningSuite:
             thread.stop()
         raise
     return RunningSuite(settings=settings, services=services)
-

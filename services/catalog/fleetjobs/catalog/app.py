@@ -27,13 +27,10 @@ class CatalogApp:
         self._internal = CatalogInternalServicer(runtime.sessions)
 
     def register(self, server: grpc.aio.Server) -> None:
-        # The generated *_grpc modules are untyped (no .pyi is generated for them).
-        add_catalog = catalog_service_pb2_grpc.add_CatalogServiceServicer_to_server
-        add_internal = (
-            catalog_internal_service_pb2_grpc.add_CatalogInternalServiceServicer_to_server
+        catalog_service_pb2_grpc.add_CatalogServiceServicer_to_server(self._catalog, server)
+        catalog_internal_service_pb2_grpc.add_CatalogInternalServiceServicer_to_server(
+            self._internal, server
         )
-        add_catalog(self._catalog, server)  # type: ignore[no-untyped-call, unused-ignore]
-        add_internal(self._internal, server)  # type: ignore[no-untyped-call, unused-ignore]
 
     async def start_consumers(self) -> None:
         """The catalog consumes nothing."""

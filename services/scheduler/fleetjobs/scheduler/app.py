@@ -19,7 +19,9 @@ EVENTS_ACK_WAIT_SECONDS = 30.0
 
 
 class SchedulerService:
-    service_names = (execution_service_pb2.DESCRIPTOR.services_by_name["ExecutionService"].full_name,)
+    service_names = (
+        execution_service_pb2.DESCRIPTOR.services_by_name["ExecutionService"].full_name,
+    )
 
     def __init__(self, runtime: Runtime) -> None:
         self._runtime = runtime

@@ -22,6 +22,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
 from fleetjobs.core.crypto._errors import DecryptionError, InvalidTokenError, KeyNotFoundError
 from fleetjobs.core.crypto._keys import MIN_KEY_SIZE, KeyStore
 

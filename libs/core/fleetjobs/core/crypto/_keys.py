@@ -29,6 +29,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+
 from fleetjobs.core.crypto._errors import CryptoError, KeyNotFoundError
 
 KEY_SIZE = 3072

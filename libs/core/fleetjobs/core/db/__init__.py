@@ -4,6 +4,7 @@ All tables live in one Alembic chain because they share one database, but each h
 writer (design.md, "State"): the module a model lives in names its owner.
 """
 
+from fleetjobs.core.db._base import Base, utcnow
 from fleetjobs.core.db._engine import (
     async_url,
     make_async_engine,
@@ -11,7 +12,6 @@ from fleetjobs.core.db._engine import (
     make_sync_engine,
     sync_url,
 )
-from fleetjobs.core.db._base import Base, utcnow
 from fleetjobs.core.db._migrate import SchemaOutdatedError, assert_schema_current, upgrade_to_head
 
 __all__ = [

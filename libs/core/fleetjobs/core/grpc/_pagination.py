@@ -25,9 +25,7 @@ def decode_page_token(token: str) -> dict[str, Any]:
         padded = token + "=" * (-len(token) % 4)
         value = json.loads(base64.urlsafe_b64decode(padded.encode()))
     except (ValueError, UnicodeDecodeError):
-        raise invalid_argument(
-            [("page_token", "is not a token this service returned")]
-        ) from None
+        raise invalid_argument([("page_token", "is not a token this service returned")]) from None
     if not isinstance(value, dict):
         raise invalid_argument([("page_token", "is not a token this service returned")])
     return value

@@ -10,7 +10,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 _context: contextvars.ContextVar[dict[str, str]] = contextvars.ContextVar(
-    "fleetjobs_log_context", default={}
+    "fleetjobs_log_context",
+    default={},  # noqa: B039  (never mutated: bind_context sets a new dict)
 )
 # Attributes every LogRecord has; anything else on a record came from `extra=` and is logged.
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}

@@ -82,11 +82,11 @@ async def publish(
     *,
     msg_id: str,
     headers: dict[str, Any] | None = None,
-    timeout: float = 10.0,
+    ack_timeout: float = 10.0,
 ) -> None:
     await js.publish(
         subject,
         message.SerializeToString(),
         headers={"Nats-Msg-Id": msg_id, **(headers or {})},
-        timeout=timeout,
+        timeout=ack_timeout,
     )

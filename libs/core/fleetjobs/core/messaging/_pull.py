@@ -5,8 +5,8 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 
-from nats.aio.msg import Msg
 from nats import errors as nats_errors
+from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import ConsumerConfig
 
@@ -87,10 +87,8 @@ class PullLoop:
                     extra={"consumer": self._durable, "error": repr(error)},
                 )
                 subscription = None
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._stopping.wait(), timeout=1.0)
-                except TimeoutError:
-                    pass
         if subscription is not None:
             # An open pull subscription keeps the client's drain waiting for messages that
             # nobody will take: close it, and the broker redelivers them elsewhere.

@@ -42,7 +42,10 @@ class Runtime:
 
 
 class Service(Protocol):
-    service_names: Sequence[str]
+    @property
+    def service_names(self) -> Sequence[str]:
+        """Full names of the gRPC services it registers (for health and reflection)."""
+        ...
 
     def register(self, server: grpc.aio.Server) -> None: ...
 

@@ -86,7 +86,8 @@ def target_to_proto(row: TargetRow, child_count: int = 0) -> resources.Target:
 
 def policy_values(message: resources.ExecutionPolicy) -> PolicyValues:
     def millis(field: str) -> int | None:
-        return duration_ms(getattr(message, field)) if message.HasField(field) else None
+        present = message.HasField(field)  # type: ignore[arg-type]  # names below are fields
+        return duration_ms(getattr(message, field)) if present else None
 
     return PolicyValues(
         job_timeout_ms=millis("job_timeout"),

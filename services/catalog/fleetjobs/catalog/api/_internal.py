@@ -7,8 +7,10 @@ from fleetjobs.catalog.db import Credentials
 from fleetjobs.core.grpc import invalid_argument, not_found
 from fleetjobs.internal.v1 import catalog_internal_service_pb2 as internal_pb
 
+from fleetjobs.internal.v1 import catalog_internal_service_pb2_grpc
 
-class CatalogInternalServicer:
+
+class CatalogInternalServicer(catalog_internal_service_pb2_grpc.CatalogInternalServiceServicer):
     """fleetjobs.internal.v1.CatalogInternalService: hands a credential's ciphertext to the
     executor and the results service, the only holders of the private key."""
 

@@ -29,7 +29,7 @@ from fleetjobs.v1 import executor_service_pb2_grpc as pb_grpc
 TEST_CONNECTION_TIMEOUT_SECONDS = 15.0
 
 
-class ExecutorServicer(pb_grpc.ExecutorServiceServicer):  # type: ignore[misc]
+class ExecutorServicer(pb_grpc.ExecutorServiceServicer):
     def __init__(
         self,
         *,

@@ -86,11 +86,9 @@ class ExecutorRepository:
         snapshot = await self._session.get(ExecutionSnapshotRow, child.parent_job_execution_id)
         if snapshot is None:
             return BeginOutcome(Begin.DROP, child=child, reason="no snapshot")
-        if lifecycle is Lifecycle.WAITING_FOR_RETRY and child.next_attempt_at is not None:
-            if child.next_attempt_at > now:
-                return BeginOutcome(
-                    Begin.WAIT, child=child, snapshot=snapshot, wait=child.next_attempt_at - now
-                )
+        retry_at = child.next_attempt_at
+        if lifecycle is Lifecycle.WAITING_FOR_RETRY and retry_at is not None and retry_at > now:
+            return BeginOutcome(Begin.WAIT, child=child, snapshot=snapshot, wait=retry_at - now)
         if lifecycle is Lifecycle.IN_PROGRESS:
             current = await self._attempt(child_id, child.current_attempt)
             if current is not None and await self._worker_alive(

@@ -66,5 +66,5 @@ class ExecutorPublisher:
             self._names.results,
             batch,
             msg_id=f"result:{batch.job_execution_id}:{batch.attempt}",
-            timeout=30.0,
+            ack_timeout=30.0,
         )

@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from nats.aio.msg import Msg
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from fleetjobs.core.clients import CredentialResolver
 from fleetjobs.core.crypto import scrub
 from fleetjobs.core.db import utcnow
 from fleetjobs.core.db.models import ChildExecutionRow, ExecutionSnapshotRow
@@ -35,7 +36,6 @@ from fleetjobs.executor.connectors import (
 )
 from fleetjobs.executor.db.executions import Begin, ExecutorRepository
 from fleetjobs.executor.domain.policy import AfterFailure, EffectivePolicy, decide_after_failure
-from fleetjobs.core.clients import CredentialResolver
 from fleetjobs.executor.events.credentials import login_for, refusal
 from fleetjobs.executor.events.publisher import ExecutorPublisher
 from fleetjobs.executor.events.server_slots import ServerSlots, server_key
@@ -149,9 +149,18 @@ class TaskRunner:
         secrets: list[str] = []
         try:
             outcome = await self._attempt(child, snapshot, secrets)
-            await self._succeeded(message, child, snapshot, attempt, outcome)
+            await self._succeeded(
+                message, child=child, snapshot=snapshot, attempt=attempt, outcome=outcome
+            )
         except ScriptError as error:
-            await self._failed(message, child, snapshot, attempt, error, secrets)
+            await self._failed(
+                message,
+                child=child,
+                snapshot=snapshot,
+                attempt=attempt,
+                error=error,
+                secrets=secrets,
+            )
         finally:
             keep_alive.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -204,6 +213,7 @@ class TaskRunner:
     async def _succeeded(
         self,
         message: Msg,
+        *,
         child: ChildExecutionRow,
         snapshot: ExecutionSnapshotRow,
         attempt: int,
@@ -270,6 +280,7 @@ class TaskRunner:
     async def _failed(
         self,
         message: Msg,
+        *,
         child: ChildExecutionRow,
         snapshot: ExecutionSnapshotRow,
         attempt: int,

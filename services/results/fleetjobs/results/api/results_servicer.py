@@ -28,7 +28,7 @@ def _to_proto(row: ResultSetRow) -> pb.ResultSet:
     )
 
 
-class ResultsServicer(pb_grpc.ResultsServiceServicer):  # type: ignore[misc]
+class ResultsServicer(pb_grpc.ResultsServiceServicer):
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
 

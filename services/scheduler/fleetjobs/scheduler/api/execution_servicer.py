@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from collections.abc import AsyncIterator
 
@@ -41,7 +42,7 @@ def _require_uuid(field: str, value: str) -> None:
         raise invalid_argument([(field, "must be an execution id (a UUID)")]) from None
 
 
-class ExecutionServicer(pb_grpc.ExecutionServiceServicer):  # type: ignore[misc]
+class ExecutionServicer(pb_grpc.ExecutionServiceServicer):
     def __init__(
         self,
         *,
@@ -195,13 +196,17 @@ class ExecutionServicer(pb_grpc.ExecutionServiceServicer):  # type: ignore[misc]
             parent = await ParentRepository(session).get(request.job_execution_id)
             if parent is not None:
                 rows = await read.attempts(
-                    child_id=None, parent_id=parent.job_execution_id,
-                    offset=page.offset, limit=page.size + 1,
+                    child_id=None,
+                    parent_id=parent.job_execution_id,
+                    offset=page.offset,
+                    limit=page.size + 1,
                 )
             elif await read.child(request.job_execution_id) is not None:
                 rows = await read.attempts(
-                    child_id=request.job_execution_id, parent_id=None,
-                    offset=page.offset, limit=page.size + 1,
+                    child_id=request.job_execution_id,
+                    parent_id=None,
+                    offset=page.offset,
+                    limit=page.size + 1,
                 )
             else:
                 raise not_found("job execution", request.job_execution_id)
@@ -248,9 +253,7 @@ class ExecutionServicer(pb_grpc.ExecutionServiceServicer):  # type: ignore[misc]
                     first = False
                 if terminal:
                     return
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(wake.wait(), timeout=WATCH_POLL_SECONDS)
-                except TimeoutError:
-                    pass
         finally:
             self._notifier.unsubscribe(execution_id, wake)

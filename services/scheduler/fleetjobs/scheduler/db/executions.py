@@ -135,9 +135,7 @@ class ExecutionReadModel:
             ChildExecutionRow.parent_job_execution_id == parent_id
         )
         if not include_inactive:
-            query = query.where(
-                ChildExecutionRow.lifecycle.not_in([str(x) for x in TERMINAL])
-            )
+            query = query.where(ChildExecutionRow.lifecycle.not_in([str(x) for x in TERMINAL]))
         query = query.order_by(ChildExecutionRow.create_time, ChildExecutionRow.job_execution_id)
         query = query.offset(offset)
         if limit is not None:
@@ -169,4 +167,3 @@ class ExecutionReadModel:
 
     async def attempt(self, job_task_execution_id: str) -> AttemptRow | None:
         return await self._session.get(AttemptRow, job_task_execution_id)
-

@@ -65,13 +65,17 @@ class Reconciler:
         async with self._sessions() as session:
             stale = await ParentRepository(session).stale_created(utcnow() - START_GRACE)
             waiting = (
-                await session.execute(
-                    select(ParentExecutionRow.job_execution_id).where(
-                        ParentExecutionRow.lifecycle
-                        == Lifecycle.WAITING_FOR_CHILD_JOB_EXECUTIONS
+                (
+                    await session.execute(
+                        select(ParentExecutionRow.job_execution_id).where(
+                            ParentExecutionRow.lifecycle
+                            == Lifecycle.WAITING_FOR_CHILD_JOB_EXECUTIONS
+                        )
                     )
                 )
-            ).scalars().all()
+                .scalars()
+                .all()
+            )
         for parent in stale:
             log.info("republishing start", extra={"job_execution_id": parent.job_execution_id})
             await self._starts.publish_start(parent.job_execution_id, parent.job_name)

@@ -58,7 +58,9 @@ class TargetMembershipRow(Base):
         String(36), ForeignKey("targets.target_id", ondelete="CASCADE"), primary_key=True
     )
     child_id: Mapped[str] = mapped_column(
-        String(36), ForeignKey("targets.target_id", ondelete="CASCADE"), primary_key=True,
+        String(36),
+        ForeignKey("targets.target_id", ondelete="CASCADE"),
+        primary_key=True,
         index=True,
     )
 
