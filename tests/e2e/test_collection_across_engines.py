@@ -11,7 +11,7 @@ import psycopg
 from fleetjobs.core.lifecycle import Lifecycle
 from fleetjobs.testing import _api as api
 from fleetjobs.testing._fleet import Login
-from fleetjobs.testing._servers import postgres_url
+from fleetjobs.testing._servers import odbc_driver, postgres_url
 from fleetjobs.testing._suite import RunningSuite
 from fleetjobs.v1 import catalog_resources_pb2 as r
 from fleetjobs.v1 import results_service_pb2 as rs
@@ -100,3 +100,64 @@ def test_one_row_set_per_database_across_engines(
     assert _destination_rows(destination_db, table, second.job_execution_id) == expected
     # The first execution's rows are still there, untouched.
     assert _destination_rows(destination_db, table, first.job_execution_id) == expected
+
+
+def test_the_same_through_the_odbc_engine(
+    suite: RunningSuite,
+    login: Login,
+    postgres_fleet: list[str],
+    mariadb_fleet: list[str],
+) -> None:
+    postgres_driver = odbc_driver("PostgreSQL Unicode")
+    mariadb_driver = odbc_driver("MariaDB")
+    *pg_targets, destination_db = postgres_fleet
+    credential = api.credential(
+        suite, username=login.username, password=login.password, allowed=["127.0.0.1"]
+    )
+    pg_odbc = pg_targets[:3]
+    my_odbc = mariadb_fleet[:2]
+    members = [
+        api.database_target(
+            suite,
+            engine="odbc",
+            server="127.0.0.1",
+            port=5432,
+            database=d,
+            options={"driver": postgres_driver},
+        )
+        for d in pg_odbc
+    ] + [
+        api.database_target(
+            suite,
+            engine="odbc",
+            server="127.0.0.1",
+            port=3306,
+            database=d,
+            # MariaDB Connector/ODBC runs several statements per call only with this flag.
+            options={"driver": mariadb_driver, "OPTION": "67108864"},
+        )
+        for d in my_odbc
+    ]
+    table = f"odbc_{uuid.uuid4().hex[:8]}"
+    job = api.job(
+        suite,
+        content_name=api.content(suite, SCRIPT),
+        target_id=api.collection(suite, members),
+        credential_name=credential,
+        destination=r.ResultDestination(
+            engine="postgresql",
+            server_name="127.0.0.1",
+            database_name=destination_db,
+            table_name=table,
+            credential_name=credential,
+        ),
+    )
+
+    execution = api.run(suite, job)
+
+    assert Lifecycle.from_proto(execution.lifecycle) is Lifecycle.SUCCEEDED, [
+        c.message for c in execution.child_executions
+    ]
+    assert _destination_rows(destination_db, table, execution.job_execution_id) == Counter(
+        [("odbc", d) for d in pg_odbc + my_odbc]
+    )

@@ -110,3 +110,18 @@ def mariadb_databases(count: int, prefix: str = "fjt") -> Iterator[list[str]]:
             for name in names:
                 cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
         conn.close()
+
+
+def odbc_driver(fragment: str) -> str:
+    """The installed unixODBC driver whose name contains `fragment` (e.g. "PostgreSQL
+    Unicode"); absent() when pyodbc, libodbc or the driver is missing."""
+    try:
+        import pyodbc
+    except ImportError as error:
+        absent(f"pyodbc cannot load (is unixodbc installed? `make system-deps`): {error}")
+        raise
+    for name in pyodbc.drivers():
+        if fragment.lower() in name.lower():
+            return str(name)
+    absent(f"no ODBC driver matching {fragment!r} (installed: {pyodbc.drivers()})")
+    raise AssertionError("unreachable")
