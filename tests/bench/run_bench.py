@@ -22,11 +22,18 @@ The same work is then done two ways, timed with a monotonic clock:
 
 After one warm-up run of each, the timed runs alternate (direct, fleetjobs, direct, ...), so
 a drift in the machine's state hits both paths alike. The bench prints both medians and the
-ratio fleetjobs/direct, plus a breakdown: for fleetjobs from the executions' own timestamps
-(children's create/start/end, the parent's end), for the direct path from per-database
-timings. Nothing asserts a time (conventions: speed is reported, not tested); correctness is
-checked once at the end and a failure exits non-zero. Everything created is dropped in a
-`finally`, and the suite is stopped.
+ratio fleetjobs/direct, plus a breakdown of each:
+
+- direct: per-database timings taken in the worker threads;
+- fleetjobs: the executions' own timestamps (children's create/start/end, the parent's end),
+  the executor's `collected_at` stamp in the destination table (when a child's script was
+  done), and the CPU seconds each suite process used during the run (/proc), which tells
+  waiting apart from work on a small machine.
+
+Nothing asserts a time (conventions: speed is reported, not tested); correctness is checked
+once at the end (every run wrote exactly one row set per database, every execution and child
+SUCCEEDED, the results service lists one result set per database) and a failure exits
+non-zero. Everything created is dropped in a `finally`, and the suite is stopped.
 
 Options: `--databases N` and `--runs N` (defaults 200 and 3) for a quick try,
 `--keep-state` to keep the suite's state directory (logs/) for inspection.
@@ -92,7 +99,8 @@ RUN_TIMEOUT_SECONDS = 300.0
 
 @dataclass(frozen=True)
 class Step:
-    """One line of a breakdown: a duration in seconds, or a plain number."""
+    """One line of a breakdown: `unit` "s" (seconds of wall time), "cpu" (CPU seconds) or ""
+    (a plain number)."""
 
     label: str
     value: float
@@ -220,6 +228,7 @@ def _direct_one(
 def run_direct(fleet: Fleet) -> Run:
     execution_id = str(uuid.uuid4())
     destinations = _Destinations(fleet)
+    cpu0 = time.process_time()
     try:
         t0 = time.perf_counter()
         with ThreadPoolExecutor(max_workers=CAP) as pool:
@@ -238,6 +247,7 @@ def run_direct(fleet: Fleet) -> Run:
         Step("per database (connect, script, COPY, commit), median", statistics.median(durations)),
         Step("slowest database", max(durations)),
         Step("effective concurrency (busy time / wall)", sum(durations) / seconds, ""),
+        Step("CPU of the bench process", time.process_time() - cpu0, "cpu"),
     ]
     return Run("direct", seconds, execution_id, steps)
 
@@ -265,7 +275,8 @@ def _suite_env(state_dir: Path) -> dict[str, str]:
     return env
 
 
-def _launcher(env: dict[str, str], command: str) -> None:
+def _launcher(env: dict[str, str], command: str) -> str:
+    """Runs `python -m fleetjobs.launcher <command>`; returns its complaint, empty if none."""
     done = subprocess.run(
         [sys.executable, "-m", "fleetjobs.launcher", command],
         cwd=REPO,
@@ -275,8 +286,7 @@ def _launcher(env: dict[str, str], command: str) -> None:
         timeout=120,
         check=False,
     )
-    if done.returncode != 0:
-        raise SystemExit(f"launcher {command} failed:\n{done.stdout}{done.stderr}")
+    return "" if done.returncode == 0 else f"launcher {command} failed:\n{done.stdout}{done.stderr}"
 
 
 @contextmanager
@@ -284,7 +294,9 @@ def running_suite(state_dir: Path) -> Iterator[Stubs]:
     env = _suite_env(state_dir)
     channels: list[grpc.Channel] = []
     try:
-        _launcher(env, "up")
+        failed = _launcher(env, "up")
+        if failed:
+            raise SystemExit(failed)
         channels = [
             grpc.insecure_channel(env[f"FLEETJOBS_{name}_ADDR"])
             for name in ("CATALOG", "SCHEDULER", "RESULTS")
@@ -297,7 +309,10 @@ def running_suite(state_dir: Path) -> Iterator[Stubs]:
     finally:
         for channel in channels:
             channel.close()
-        _launcher(env, "stop")
+        # Reported, not raised: an error here must not hide the one that ended the bench.
+        failed = _launcher(env, "stop")
+        if failed:
+            print(failed, file=sys.stderr)
 
 
 def define_job(stubs: Stubs, fleet: Fleet) -> str:
@@ -333,7 +348,7 @@ def define_job(stubs: Stubs, fleet: Fleet) -> str:
 def _epoch(timestamp: Any) -> float | None:
     if timestamp.seconds == 0 and timestamp.nanos == 0:
         return None
-    return float(timestamp.seconds) + timestamp.nanos / 1e9
+    return float(timestamp.seconds) + float(timestamp.nanos) / 1e9
 
 
 def _watch_to_end(stubs: Stubs, execution_id: str) -> None:
@@ -365,7 +380,8 @@ def get_execution(stubs: Stubs, execution_id: str) -> Any:
     ).job_execution
 
 
-def run_fleetjobs(stubs: Stubs, job_name: str) -> Run:
+def run_fleetjobs(stubs: Stubs, job_name: str, fleet: Fleet, cpu: CpuMeter) -> Run:
+    cpu.start()
     wall0 = time.time()
     t0 = time.perf_counter()
     started = stubs.executions.StartJobExecution(ex.StartJobExecutionRequest(job_name=job_name))
@@ -373,54 +389,117 @@ def run_fleetjobs(stubs: Stubs, job_name: str) -> Run:
     execution_id = started.job_execution.job_execution_id
     _watch_to_end(stubs, execution_id)
     seconds = time.perf_counter() - t0
-    seen_wall = wall0 + seconds
+    used = cpu.stop()
     execution = get_execution(stubs, execution_id)
-    return Run(
-        "fleetjobs",
-        seconds,
-        execution_id,
-        [
-            Step("StartJobExecution returned", start_rpc),
-            *_fleetjobs_steps(execution, wall0, seen_wall),
-        ],
-    )
+    children = _child_times(execution, _collected_at(fleet, execution_id))
+    steps = [
+        Step("StartJobExecution returned", start_rpc),
+        *_fleetjobs_steps(execution, children, wall0, wall0 + seconds),
+        *(Step(f"CPU of {name}", value, "cpu") for name, value in used.items()),
+    ]
+    return Run("fleetjobs", seconds, execution_id, steps)
 
 
-def _fleetjobs_steps(execution: Any, wall0: float, seen_wall: float) -> list[Step]:
+@dataclass(frozen=True)
+class ChildTimes:
+    """One child's moments, seconds since the epoch: created by the expansion, started (the
+    attempt began: taken from the queue, before waiting for a per-server slot), script done
+    (the destination row's collected_at, stamped by the executor), ended (rows committed)."""
+
+    created: float
+    started: float
+    script_done: float
+    ended: float
+
+
+def _collected_at(fleet: Fleet, execution_id: str) -> dict[str, float]:
+    with psycopg.connect(fleet.conninfo(fleet.destination)) as conn:
+        rows = conn.execute(
+            "SELECT target_database_name, max(extract(epoch FROM collected_at))::float8 "
+            f"FROM {FLEETJOBS_TABLE} WHERE job_execution_id = %s GROUP BY 1",
+            (execution_id,),
+        ).fetchall()
+    return {name: when for name, when in rows}
+
+
+def _child_times(execution: Any, collected: dict[str, float]) -> list[ChildTimes]:
+    times = []
+    for child in execution.child_executions:
+        moments = (
+            _epoch(child.create_time),
+            _epoch(child.start_time),
+            collected.get(child.database_name),
+            _epoch(child.end_time),
+        )
+        if all(m is not None for m in moments):
+            times.append(ChildTimes(*(float(m) for m in moments if m is not None)))
+    return times
+
+
+def _fleetjobs_steps(
+    execution: Any, children: list[ChildTimes], wall0: float, seen_wall: float
+) -> list[Step]:
     """The breakdown from the execution's own timestamps (the services' clocks are this
     machine's, so they compare with the client's wall clock)."""
-    children = list(execution.child_executions)
-    created = [t for c in children if (t := _epoch(c.create_time)) is not None]
-    spans = [
-        (start, end, start - create)
-        for c in children
-        if (start := _epoch(c.start_time)) is not None
-        and (end := _epoch(c.end_time)) is not None
-        and (create := _epoch(c.create_time)) is not None
-    ]
     parent_end = _epoch(execution.end_time)
-    if not created or not spans or parent_end is None:
+    if not children or parent_end is None:
         return []
-    first_start = min(s for s, _, _ in spans)
-    last_end = max(e for _, e, _ in spans)
-    runs = [e - s for s, e, _ in spans]
+    median = statistics.median
     return [
-        Step("children created (expansion done)", max(created) - wall0),
-        Step("first child started", first_start - wall0),
-        Step("last child started", max(s for s, _, _ in spans) - wall0),
-        Step("child waited in CREATED, median", statistics.median(w for _, _, w in spans)),
-        Step("child waited in CREATED, max", max(w for _, _, w in spans)),
-        Step("child start to end (slot, script, rows committed), median", statistics.median(runs)),
-        Step("slowest child (start to end)", max(runs)),
+        Step("children created (expansion done)", max(c.created for c in children) - wall0),
+        Step("first child started", min(c.started for c in children) - wall0),
+        Step("last child started", max(c.started for c in children) - wall0),
+        Step("child waited in CREATED, median", median(c.started - c.created for c in children)),
         Step(
-            "effective concurrency (busy time / first start..last end)",
-            sum(runs) / max(last_end - first_start, 1e-9),
+            "last script done (executor's collected_at)",
+            max(c.script_done for c in children) - wall0,
+        ),
+        Step(
+            "child start -> script done (slot wait, connect, script), median",
+            median(c.script_done - c.started for c in children),
+        ),
+        Step(
+            "script done -> child ended (results write, outcome), median",
+            median(c.ended - c.script_done for c in children),
+        ),
+        Step("slowest child (start -> end)", max(c.ended - c.started for c in children)),
+        Step("last child ended -> parent ended", parent_end - max(c.ended for c in children)),
+        Step("parent ended -> client saw it", seen_wall - parent_end),
+        Step(
+            "attempts per child (mean)",
+            sum(c.attempts for c in execution.child_executions) / len(execution.child_executions),
             "",
         ),
-        Step("last child ended -> parent ended", parent_end - last_end),
-        Step("parent ended -> client saw it", seen_wall - parent_end),
-        Step("attempts per child (mean)", sum(c.attempts for c in children) / len(children), ""),
     ]
+
+
+class CpuMeter:
+    """CPU seconds the suite's processes (pid files in <state dir>/run/) and this process
+    use during a run. The suite's come from /proc/<pid>/stat: without /proc (not Linux) only
+    this process is measured."""
+
+    def __init__(self, state_dir: Path) -> None:
+        self._run_dir = state_dir / "run"
+        self._before: dict[str, float] = {}
+
+    def _now(self) -> dict[str, float]:
+        ticks = os.sysconf("SC_CLK_TCK")
+        used = {"the bench process": time.process_time()}
+        for pid_file in sorted(self._run_dir.glob("*.pid")):
+            try:
+                stat = Path(f"/proc/{pid_file.read_text().strip()}/stat").read_text()
+            except (OSError, ValueError):
+                continue
+            fields = stat.rsplit(")", 1)[1].split()
+            used[pid_file.stem] = (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
+        return used
+
+    def start(self) -> None:
+        self._before = self._now()
+
+    def stop(self) -> dict[str, float]:
+        after = self._now()
+        return {name: after[name] - self._before.get(name, 0.0) for name in after}
 
 
 # --- checks and report -------------------------------------------------------------------
@@ -500,16 +579,33 @@ def log_summary(state_dir: Path) -> list[str]:
 
 
 def _median_steps(runs: Sequence[Run]) -> list[Step]:
-    steps: list[Step] = []
-    for index, step in enumerate(runs[0].steps):
-        values = [r.steps[index].value for r in runs if len(r.steps) > index]
-        steps.append(Step(step.label, statistics.median(values), step.unit))
-    return steps
+    """Each label's median over the runs that have it, in the order of first appearance."""
+    values: dict[tuple[str, str], list[float]] = {}
+    for run in runs:
+        for step in run.steps:
+            values.setdefault((step.label, step.unit), []).append(step.value)
+    return [Step(label, statistics.median(v), unit) for (label, unit), v in values.items()]
 
 
 def _format(step: Step) -> str:
-    number = f"{step.value:.2f} s" if step.unit == "s" else f"{step.value:.1f}"
-    return f"    {step.label:<60} {number}"
+    number = {"s": f"{step.value:.2f} s", "cpu": f"{step.value:.2f} s CPU"}.get(
+        step.unit, f"{step.value:.1f}"
+    )
+    return f"    {step.label:<66} {number}"
+
+
+def _cpu_note(fleetjobs: Sequence[Run], count: int) -> str:
+    """How much of the machine the suite's processes kept busy: near 100 % means the run is
+    bound by their CPU, not by waiting."""
+    steps = _median_steps(fleetjobs)
+    suite = sum(s.value for s in steps if s.unit == "cpu" and "bench" not in s.label)
+    wall = statistics.median(r.seconds for r in fleetjobs)
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
+    return (
+        f"  the suite's processes used {suite:.2f} s CPU per run ({1000 * suite / count:.1f} ms "
+        f"per database) = {100 * suite / (cores * wall):.0f} % of {cores} cores over the run "
+        "(PostgreSQL's own CPU not counted)"
+    )
 
 
 def report(count: int, direct: Sequence[Run], fleetjobs: Sequence[Run]) -> str:
@@ -524,6 +620,7 @@ def report(count: int, direct: Sequence[Run], fleetjobs: Sequence[Run]) -> str:
         *map(_format, _median_steps(direct)),
         "  fleetjobs breakdown (median of the timed runs; times from StartJobExecution):",
         *map(_format, _median_steps(fleetjobs)),
+        _cpu_note(fleetjobs, count),
     ]
     return "\n".join(lines)
 
@@ -547,14 +644,19 @@ def bench(count: int, repeats: int, state_dir: Path) -> int:
             flush=True,
         )
         job_name = define_job(stubs, fleet)
+        cpu = CpuMeter(state_dir)
+
+        def fleetjobs_run() -> Run:
+            return run_fleetjobs(stubs, job_name, fleet, cpu)
+
         print("warm-up:", flush=True)
-        warm = [_timed(lambda: run_direct(fleet)), _timed(lambda: run_fleetjobs(stubs, job_name))]
+        warm = [_timed(lambda: run_direct(fleet)), _timed(fleetjobs_run)]
         print("timed runs:", flush=True)
         direct: list[Run] = []
         fleetjobs: list[Run] = []
         for _ in range(repeats):
             direct.append(_timed(lambda: run_direct(fleet)))
-            fleetjobs.append(_timed(lambda: run_fleetjobs(stubs, job_name)))
+            fleetjobs.append(_timed(fleetjobs_run))
         problems = verify(stubs, fleet, [*warm, *direct, *fleetjobs])
         logged = log_summary(state_dir)
     print()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
@@ -38,7 +39,7 @@ class Maintenance:
         publisher: ExecutorPublisher,
         *,
         worker_id: str,
-        in_flight: object,
+        in_flight: Callable[[], int],
     ) -> None:
         self._sessions = sessions
         self._publisher = publisher
@@ -67,7 +68,7 @@ class Maintenance:
                 worker_id=self._worker_id,
                 host=self._host,
                 started=self._started,
-                in_flight=int(self._in_flight()),  # type: ignore[operator]
+                in_flight=self._in_flight(),
                 now=utcnow(),
             )
             await session.commit()
