@@ -43,7 +43,7 @@ test: $(STUBS_OK) system-deps  ## the whole test suite (CI=true turns absent ser
 lint: $(STUBS_OK)  ## ruff, mypy and buf lint
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
-	.venv/bin/mypy libs/core libs/cli services deploy/local
+	.venv/bin/mypy libs/core/fleetjobs libs/cli/fleetjobs libs/testing/fleetjobs services/*/fleetjobs deploy/local/fleetjobs
 	cd protos && npx --yes @bufbuild/buf lint
 
 bench: $(STUBS_OK)  ## fleetjobs against a direct baseline on 200 PostgreSQL databases

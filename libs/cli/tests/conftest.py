@@ -4,6 +4,10 @@ Each test module defines small, honest servicers of the RPCs it needs (they reco
 receive); the CLI, run with fleetjobs.cli.testing.run_cli, talks to them over real sockets
 through the generated stubs.
 
+The generated servicer base classes mark every RPC abstract for type checkers, while at run
+time they answer UNIMPLEMENTED for whatever a subclass leaves out: that is why instantiating a
+servicer that implements only the RPCs its test needs carries `# type: ignore[abstract]`.
+
 Command lines in the tests keep each flag beside its value (`# fmt: skip`): one argument per
 line, as the formatter would have it, hides which value goes with which flag.
 """

@@ -26,7 +26,7 @@ Serve = Callable[[Any, object], str]
 PASSWORD = "s3cr=t pass;word'\"é"
 
 
-class KeyCatalog(catalog_grpc.CatalogServiceServicer):  # type: ignore[misc, unused-ignore]
+class KeyCatalog(catalog_grpc.CatalogServiceServicer):
     """Publishes a real public key and records the credential requests it is sent."""
 
     def __init__(self, keys: KeyStore) -> None:
@@ -68,7 +68,7 @@ class KeyCatalog(catalog_grpc.CatalogServiceServicer):  # type: ignore[misc, unu
 
 @pytest.fixture
 def key_catalog(serve: Serve, keystore: KeyStore, monkeypatch: pytest.MonkeyPatch) -> KeyCatalog:
-    servicer = KeyCatalog(keystore)
+    servicer = KeyCatalog(keystore)  # type: ignore[abstract]  # see conftest
     address = serve(catalog_grpc.add_CatalogServiceServicer_to_server, servicer)
     monkeypatch.setenv("FLEETJOBS_CATALOG_ADDR", address)
     return servicer

@@ -23,7 +23,7 @@ from fleetjobs.v1 import catalog_service_pb2_grpc as catalog_grpc
 Serve = Callable[[Any, object], str]
 
 
-class DefinitionCatalog(catalog_grpc.CatalogServiceServicer):  # type: ignore[misc, unused-ignore]
+class DefinitionCatalog(catalog_grpc.CatalogServiceServicer):
     """Keeps contents, targets and jobs in memory and records every request."""
 
     def __init__(self) -> None:
@@ -90,7 +90,7 @@ class DefinitionCatalog(catalog_grpc.CatalogServiceServicer):  # type: ignore[mi
 
 @pytest.fixture
 def definitions(serve: Serve, monkeypatch: pytest.MonkeyPatch) -> DefinitionCatalog:
-    servicer = DefinitionCatalog()
+    servicer = DefinitionCatalog()  # type: ignore[abstract]  # see conftest
     address = serve(catalog_grpc.add_CatalogServiceServicer_to_server, servicer)
     monkeypatch.setenv("FLEETJOBS_CATALOG_ADDR", address)
     return servicer

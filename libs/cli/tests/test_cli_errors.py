@@ -37,7 +37,7 @@ def _status(code: int, message: str, *details: Any) -> Any:
     return rpc_status.to_status(status_pb2.Status(code=code, message=message, details=packed))
 
 
-class ErrorCatalog(catalog_grpc.CatalogServiceServicer):  # type: ignore[misc, unused-ignore]
+class ErrorCatalog(catalog_grpc.CatalogServiceServicer):
     """GetCredential answers by name: a known error for each of the names below."""
 
     def GetCredential(self, request: catalog.GetCredentialRequest, context: Any) -> Any:
@@ -77,7 +77,8 @@ class ErrorCatalog(catalog_grpc.CatalogServiceServicer):  # type: ignore[misc, u
 
 @pytest.fixture
 def error_catalog(serve: Serve, monkeypatch: pytest.MonkeyPatch) -> str:
-    address = serve(catalog_grpc.add_CatalogServiceServicer_to_server, ErrorCatalog())
+    servicer = ErrorCatalog()  # type: ignore[abstract]  # see conftest
+    address = serve(catalog_grpc.add_CatalogServiceServicer_to_server, servicer)
     monkeypatch.setenv("FLEETJOBS_CATALOG_ADDR", address)
     return address
 

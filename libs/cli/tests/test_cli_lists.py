@@ -18,7 +18,7 @@ Serve = Callable[[Any, object], str]
 TOTAL = 2500
 
 
-class PagedCatalog(catalog_grpc.CatalogServiceServicer):  # type: ignore[misc, unused-ignore]
+class PagedCatalog(catalog_grpc.CatalogServiceServicer):
     """2,500 credentials, paged the way the API says: at most 1000, default 100."""
 
     def __init__(self) -> None:
@@ -41,7 +41,7 @@ class PagedCatalog(catalog_grpc.CatalogServiceServicer):  # type: ignore[misc, u
 
 @pytest.fixture
 def paged(serve: Serve, monkeypatch: pytest.MonkeyPatch) -> PagedCatalog:
-    servicer = PagedCatalog()
+    servicer = PagedCatalog()  # type: ignore[abstract]  # see conftest
     monkeypatch.setenv(
         "FLEETJOBS_CATALOG_ADDR", serve(catalog_grpc.add_CatalogServiceServicer_to_server, servicer)
     )

@@ -29,7 +29,7 @@ def _at(seconds: float) -> timestamp_pb2.Timestamp:
 
 
 def parent(
-    lifecycle: resources.Lifecycle,
+    lifecycle: resources.Lifecycle.ValueType,
     counts: Mapping[str, int],
     *,
     end: float | None = None,
@@ -50,7 +50,7 @@ def parent(
 
 
 def child(
-    database: str, lifecycle: resources.Lifecycle, message: str = ""
+    database: str, lifecycle: resources.Lifecycle.ValueType, message: str = ""
 ) -> resources.JobExecution:
     return resources.JobExecution(
         job_execution_id=f"child-{database}",
@@ -65,7 +65,7 @@ def child(
 
 
 def story(
-    final: resources.Lifecycle, final_message: str
+    final: resources.Lifecycle.ValueType, final_message: str
 ) -> list[service.WatchJobExecutionResponse]:
     """Fifty databases: created, running, a failure along the way, then the end."""
     return [
@@ -159,6 +159,46 @@ def test_not_a_terminal_prints_a_line_per_change() -> None:
     assert last is not None and last.lifecycle == L.LIFECYCLE_FAILED
 
 
+def test_not_a_terminal_holds_back_counts_within_a_second() -> None:
+    stream, clock = io.StringIO(), Clock()
+    renderer = ProgressRenderer(stream, live=False, clock=clock)
+    running = L.LIFECYCLE_WAITING_FOR_CHILD_JOB_EXECUTIONS
+    for done in range(10):
+        clock.now = START + done * 0.1
+        counts = {"LIFECYCLE_SUCCEEDED": done, "LIFECYCLE_IN_PROGRESS": 10 - done}
+        renderer.update(service.WatchJobExecutionResponse(job_execution=parent(running, counts)))
+    assert len(stream.getvalue().splitlines()) == 1  # the first; the rest came too soon
+    clock.now = START + 1.0
+    renderer.tick()
+    assert stream.getvalue().splitlines()[-1].endswith("9/10 succeeded 1 running  1.0s")
+    # A new lifecycle is shown at once, however soon.
+    renderer.update(
+        service.WatchJobExecutionResponse(
+            job_execution=parent(L.LIFECYCLE_SUCCEEDED, {"LIFECYCLE_SUCCEEDED": 10}, end=1.5)
+        )
+    )
+    assert stream.getvalue().splitlines()[-1] == (
+        "SUCCEEDED [####################] 10/10 succeeded  1.5s"
+    )
+
+
+def test_failed_children_beyond_the_cap_are_summed_up_once() -> None:
+    stream = io.StringIO()
+    renderer = ProgressRenderer(stream, live=False, clock=Clock(), max_reported=3)
+    failures = [child(f"db{i}", L.LIFECYCLE_FAILED, "boom") for i in range(10)]
+    running = parent(L.LIFECYCLE_WAITING_FOR_CHILD_JOB_EXECUTIONS, {"LIFECYCLE_FAILED": 10})
+    renderer.update(
+        service.WatchJobExecutionResponse(job_execution=running, changed_children=failures)
+    )
+    lines = stream.getvalue().splitlines()
+    assert lines[:3] == [f"  FAILED  pg1/db{i} (postgresql): boom" for i in range(3)]
+    assert lines[3] == (
+        f"  (further failures are not shown: `fleetjobs execution show {EXECUTION_ID} "
+        "--children` lists every database)"
+    )
+    assert len(lines) == 5  # and the progress line
+
+
 def test_a_terminal_redraws_one_line_and_prints_failures_above_it() -> None:
     stream, clock = io.StringIO(), Clock()
     renderer = ProgressRenderer(stream, live=True, clock=clock)
@@ -178,7 +218,7 @@ def test_a_terminal_redraws_one_line_and_prints_failures_above_it() -> None:
     assert text.count("\n") == 2
 
 
-class Scheduler(service_grpc.ExecutionServiceServicer):  # type: ignore[misc, unused-ignore]
+class Scheduler(service_grpc.ExecutionServiceServicer):
     """Starts one execution and streams a prepared story of it."""
 
     def __init__(self, messages: list[service.WatchJobExecutionResponse]) -> None:
@@ -205,7 +245,7 @@ def scheduler_for(
     serve: Serve, monkeypatch: pytest.MonkeyPatch
 ) -> Callable[[list[service.WatchJobExecutionResponse]], Scheduler]:
     def start(messages: list[service.WatchJobExecutionResponse]) -> Scheduler:
-        servicer = Scheduler(messages)
+        servicer = Scheduler(messages)  # type: ignore[abstract]  # see conftest
         address = serve(service_grpc.add_ExecutionServiceServicer_to_server, servicer)
         monkeypatch.setenv("FLEETJOBS_SCHEDULER_ADDR", address)
         return servicer
@@ -221,7 +261,7 @@ def test_start_wait_exits_zero_on_success(scheduler_for: SchedulerFor) -> None:
     result = run_cli("execution", "start", "nightly", "--wait", "--request-id", "r-1")
     assert result.exit_code == 0, result.stderr
     assert result.stdout.splitlines() == [EXECUTION_ID, "SUCCEEDED_WITH_SKIPPED: 48 succeeded"]
-    assert "37/50 succeeded" in result.stderr
+    assert "SUCCEEDED_WITH_SKIPPED [####################] 48/50 succeeded 2 failed" in result.stderr
     assert [(r.job_name, r.request_id) for r in scheduler.started] == [("nightly", "r-1")]
 
 

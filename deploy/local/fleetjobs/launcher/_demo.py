@@ -163,7 +163,8 @@ def _show_results(sqlite_root: Path, execution_ids: list[str]) -> None:
     with sqlite3.connect(path) as conn:
         marks = ",".join("?" * len(execution_ids))
         total = conn.execute(
-            f"SELECT count(*), count(DISTINCT target_engine || target_database_name) FROM {RESULTS_TABLE} "
+            "SELECT count(*), count(DISTINCT target_engine || target_database_name) "
+            f"FROM {RESULTS_TABLE} "
             f"WHERE job_execution_id IN ({marks})",
             execution_ids,
         ).fetchone()

@@ -7,8 +7,9 @@ on first use, so a command talks only to the service it needs.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import grpc  # type: ignore[import-untyped, unused-ignore]  # grpcio ships no types
 from google.protobuf.message import Message
@@ -27,20 +28,11 @@ PAGE_SIZE = 1000
 
 M = TypeVar("M", bound=Message)
 
-# The generated stub classes are untyped; every stub is Any until typed stubs are generated.
-_STUBS: dict[str, Callable[[Any], Any]] = {
-    "catalog": catalog_service_pb2_grpc.CatalogServiceStub,
-    "scheduler": execution_service_pb2_grpc.ExecutionServiceStub,
-    "executor": executor_service_pb2_grpc.ExecutorServiceStub,
-    "results": results_service_pb2_grpc.ResultsServiceStub,
-}
-
 
 class Clients:
     def __init__(self, addresses: Mapping[str, str]) -> None:
         self._addresses = dict(addresses)
-        self._channels: dict[str, Any] = {}
-        self._stubs: dict[str, Any] = {}
+        self._channels: dict[str, grpc.Channel] = {}
 
     @classmethod
     def from_env(cls) -> Clients:
@@ -49,38 +41,35 @@ class Clients:
     def address(self, service: str) -> str:
         return self._addresses[service]
 
-    @property
-    def catalog(self) -> Any:
+    @functools.cached_property
+    def catalog(self) -> catalog_service_pb2_grpc.CatalogServiceStub:
         """fleetjobs.v1.CatalogService."""
-        return self._stub("catalog")
+        return catalog_service_pb2_grpc.CatalogServiceStub(self._channel("catalog"))
 
-    @property
-    def execution(self) -> Any:
+    @functools.cached_property
+    def execution(self) -> execution_service_pb2_grpc.ExecutionServiceStub:
         """fleetjobs.v1.ExecutionService, served by the scheduler."""
-        return self._stub("scheduler")
+        return execution_service_pb2_grpc.ExecutionServiceStub(self._channel("scheduler"))
 
-    @property
-    def executor(self) -> Any:
+    @functools.cached_property
+    def executor(self) -> executor_service_pb2_grpc.ExecutorServiceStub:
         """fleetjobs.v1.ExecutorService."""
-        return self._stub("executor")
+        return executor_service_pb2_grpc.ExecutorServiceStub(self._channel("executor"))
 
-    @property
-    def results(self) -> Any:
+    @functools.cached_property
+    def results(self) -> results_service_pb2_grpc.ResultsServiceStub:
         """fleetjobs.v1.ResultsService."""
-        return self._stub("results")
+        return results_service_pb2_grpc.ResultsServiceStub(self._channel("results"))
 
     def close(self) -> None:
         for channel in self._channels.values():
             channel.close()
         self._channels.clear()
-        self._stubs.clear()
 
-    def _stub(self, service: str) -> Any:
-        if service not in self._stubs:
-            channel = grpc.insecure_channel(self._addresses[service])
-            self._channels[service] = channel
-            self._stubs[service] = _STUBS[service](channel)
-        return self._stubs[service]
+    def _channel(self, service: str) -> grpc.Channel:
+        if service not in self._channels:
+            self._channels[service] = grpc.insecure_channel(self._addresses[service])
+        return self._channels[service]
 
 
 def list_all(fetch: Callable[[int, str], M], field: str, *, limit: int | None = None) -> M:

@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
-from typing import Any, TextIO
+from typing import TextIO
 
 from fleetjobs.cli._client import Clients
 from fleetjobs.cli._output import Output
+from fleetjobs.v1 import (
+    catalog_service_pb2_grpc,
+    execution_service_pb2_grpc,
+    executor_service_pb2_grpc,
+    results_service_pb2_grpc,
+)
 
 
 class Context:
@@ -26,19 +32,19 @@ class Context:
         return self._clients
 
     @property
-    def catalog(self) -> Any:
+    def catalog(self) -> catalog_service_pb2_grpc.CatalogServiceStub:
         return self.clients.catalog
 
     @property
-    def execution(self) -> Any:
+    def execution(self) -> execution_service_pb2_grpc.ExecutionServiceStub:
         return self.clients.execution
 
     @property
-    def executor(self) -> Any:
+    def executor(self) -> executor_service_pb2_grpc.ExecutorServiceStub:
         return self.clients.executor
 
     @property
-    def results(self) -> Any:
+    def results(self) -> results_service_pb2_grpc.ResultsServiceStub:
         return self.clients.results
 
     def address(self, service: str) -> str:

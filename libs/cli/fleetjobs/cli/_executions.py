@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 
 from fleetjobs.cli._client import list_all
 from fleetjobs.cli._context import Context
@@ -101,7 +100,7 @@ def follow(context: Context, execution_id: str) -> execution_resources.JobExecut
         execution_service.WatchJobExecutionRequest(job_execution_id=execution_id)
     )
     try:
-        with ticking(renderer) if live else contextlib.nullcontext():
+        with ticking(renderer):
             for message in stream:
                 renderer.update(message)
     except KeyboardInterrupt:

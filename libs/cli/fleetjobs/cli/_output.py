@@ -75,7 +75,7 @@ def timestamp(value: timestamp_pb2.Timestamp) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%SZ")
 
 
-def lifecycle(value: int) -> str:
+def lifecycle(value: execution_resources.Lifecycle.ValueType) -> str:
     """`SUCCEEDED` for LIFECYCLE_SUCCEEDED; the number when this CLI does not know it."""
     try:
         name = execution_resources.Lifecycle.Name(value)

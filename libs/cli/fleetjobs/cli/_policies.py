@@ -7,6 +7,7 @@ retry, 30m maximum retry, backoff 2.0, 2147483647 attempts).
 from __future__ import annotations
 
 import argparse
+from typing import Literal
 
 from fleetjobs.cli._client import list_all
 from fleetjobs.cli._context import Context
@@ -143,7 +144,9 @@ def _update(context: Context, args: argparse.Namespace) -> int:
 
 
 def _row(policy: resources.ExecutionPolicy) -> list[str]:
-    def duration(field: str) -> str:
+    def duration(
+        field: Literal["job_timeout", "initial_retry_interval", "maximum_retry_interval"],
+    ) -> str:
         return format_duration(getattr(policy, field)) if policy.HasField(field) else _INHERITED
 
     return [

@@ -1,9 +1,10 @@
 """Drawing an execution's progress from WatchJobExecution messages.
 
 On a terminal one line is redrawn in place, e.g.
-`[#########.....] 37/50 succeeded 2 failed 1 retrying  4.2s`, with a children's failure
-printed above it as it happens; elsewhere (a log, CI) a line is printed each time the counts
-or the lifecycle change. Either way stdout stays free for the command's result.
+`[#########.....] 37/50 succeeded 2 failed 1 retrying  4.2s`, with a child's failure printed
+above it as it happens; elsewhere (a log, CI) a line is printed when the counts or the
+lifecycle change, at most one a second for counts, so a fleet of thousands does not flood the
+log. Either way stdout stays free for the command's result.
 """
 
 from __future__ import annotations
@@ -104,20 +105,33 @@ def child_line(child: execution_resources.JobExecution) -> str:
 class ProgressRenderer:
     """Turns WatchJobExecution messages into progress on `stream`.
 
-    `live` redraws one line in place (a terminal); otherwise a line is printed per change.
-    `clock` is the wall clock in seconds, used for the elapsed time of a running execution.
+    `live` redraws one line in place (a terminal). Otherwise a line is printed per change: a
+    new lifecycle at once, new counts when `min_interval` seconds have passed since the last
+    line (tick() prints one held back). `clock` is the wall clock in seconds. At most
+    `max_reported` failed children get a line of their own.
     """
 
     def __init__(
-        self, stream: TextIO, *, live: bool, clock: Callable[[], float] = time.time
+        self,
+        stream: TextIO,
+        *,
+        live: bool,
+        clock: Callable[[], float] = time.time,
+        min_interval: float = 1.0,
+        max_reported: int = 20,
     ) -> None:
         self._stream = stream
         self._live = live
         self._clock = clock
+        self._min_interval = min_interval
+        self._max_reported = max_reported
         self._lock = threading.Lock()
         self._last: execution_resources.JobExecution | None = None
         self._started_watching = clock()
         self._shown = ""
+        self._shown_lifecycle: execution_resources.Lifecycle.ValueType | None = None
+        self._shown_at = float("-inf")
+        self._reported = 0
         self._drawn = False
 
     @property
@@ -131,13 +145,13 @@ class ProgressRenderer:
             # The first message lists every child: report only those already in trouble.
             for child in message.changed_children:
                 if child.lifecycle in _REPORTED:
-                    self._print_above(child_line(child))
+                    self._report(child)
             self._draw()
 
     def tick(self) -> None:
-        """Redraw so a live line's clock moves while nothing changes."""
+        """Move a live line's clock, or print a change held back, while no message comes."""
         with self._lock:
-            if self._live and self._last is not None:
+            if self._last is not None:
                 self._draw()
 
     def close(self) -> None:
@@ -172,12 +186,28 @@ class ProgressRenderer:
             self._drawn = True
             return
         # A line per change; the moving clock alone is not a change.
-        key = progress_line(self._last, elapsed=None) + lifecycle(self._last.lifecycle)
-        if key != self._shown:
-            self._shown = key
-            line = progress_line(self._last, elapsed=self._elapsed())
-            self._stream.write(f"{lifecycle(self._last.lifecycle)} {line}\n")
-            self._stream.flush()
+        key = progress_line(self._last, elapsed=None)
+        state = self._last.lifecycle
+        if key == self._shown and state == self._shown_lifecycle:
+            return
+        now = self._clock()
+        if state == self._shown_lifecycle and now - self._shown_at < self._min_interval:
+            return  # held back; a later message or tick() shows it
+        self._shown, self._shown_lifecycle, self._shown_at = key, state, now
+        line = progress_line(self._last, elapsed=self._elapsed())
+        self._stream.write(f"{lifecycle(state)} {line}\n")
+        self._stream.flush()
+
+    def _report(self, child: execution_resources.JobExecution) -> None:
+        self._reported += 1
+        if self._reported <= self._max_reported:
+            self._print_above(child_line(child))
+        elif self._reported == self._max_reported + 1:
+            parent_id = child.parent_job_execution_id or "ID"
+            self._print_above(
+                f"  (further failures are not shown: `fleetjobs execution show {parent_id} "
+                "--children` lists every database)"
+            )
 
     def _print_above(self, text: str) -> None:
         if self._live and self._drawn:

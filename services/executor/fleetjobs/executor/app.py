@@ -14,6 +14,7 @@ from fleetjobs.core.messaging import PullLoop
 from fleetjobs.core.runtime import Runtime
 from fleetjobs.executor.api.executor_servicer import ExecutorServicer
 from fleetjobs.executor.connectors import build_connectors
+from fleetjobs.executor.db.group_commit import GroupCommit
 from fleetjobs.executor.events.expander import Expander
 from fleetjobs.executor.events.maintenance import Maintenance
 from fleetjobs.executor.events.outcomes import OutcomeRecorder
@@ -41,8 +42,10 @@ class ExecutorApp:
         self._slots = ServerSlots(
             runtime.js, names, cap=settings.max_per_server, holder=self.worker_id
         )
+        # Every attempt-scoped write of this executor goes through one group commit.
+        self._writes = GroupCommit(runtime.sessions)
         self._runner = TaskRunner(
-            sessions=runtime.sessions,
+            writes=self._writes,
             connectors=self._connectors,
             credentials=self._credentials,
             slots=self._slots,
@@ -58,7 +61,7 @@ class ExecutorApp:
             in_flight=lambda: self._runner.in_flight,
         )
         expander = Expander(runtime.sessions, self._catalog, self._publisher)
-        outcomes = OutcomeRecorder(runtime.sessions, self._publisher)
+        outcomes = OutcomeRecorder(self._writes, self._publisher)
         self._loops = [
             PullLoop(
                 runtime.js,
@@ -133,6 +136,7 @@ class ExecutorApp:
             await loop.stop()
         await self._runner.drain()
         await self._maintenance.stop()
+        await self._writes.close()
 
     async def close(self) -> None:
         await self._catalog.close()

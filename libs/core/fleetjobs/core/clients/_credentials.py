@@ -5,7 +5,10 @@ connection is made (design.md, "Security")."""
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from fleetjobs.core.clients._catalog import CatalogClient, DefinitionNotFound
@@ -19,6 +22,10 @@ from fleetjobs.core.crypto import (
 
 # Short enough that a rotated password or allow-list takes effect within seconds.
 CACHE_SECONDS = 1.0
+# Decrypted passwords kept in memory, keyed by a digest of their ciphertext: an RSA-3072
+# unwrap costs over a millisecond, and a job decrypts the same credential once per database.
+# A rotation makes a new ciphertext, so it never serves a stale password.
+DECRYPTED_ENTRIES = 256
 
 
 class CredentialRefusedError(Exception):
@@ -36,6 +43,8 @@ class CredentialResolver:
         self._catalog = catalog
         self._keys = keys
         self._cache: dict[str, tuple[float, str, str, list[str]]] = {}
+        self._lookups: dict[str, asyncio.Future[tuple[str, str, list[str]]]] = {}
+        self._decrypted: OrderedDict[bytes, str] = OrderedDict()
 
     async def resolve(self, credential_name: str, *, server_name: str) -> Secret:
         if not credential_name:
@@ -45,18 +54,53 @@ class CredentialResolver:
             check_server_allowed(server_name, allowed, credential_name=credential_name)
         except ServerNotAllowedError as error:
             raise CredentialRefusedError(str(error)) from None
+        return Secret(username=username, password=self._decrypt(credential_name, ciphertext))
+
+    def _decrypt(self, credential_name: str, ciphertext: str) -> str:
+        digest = hashlib.sha256(ciphertext.encode()).digest()
+        password = self._decrypted.get(digest)
+        if password is not None:
+            self._decrypted.move_to_end(digest)
+            return password
         try:
             password = decrypt_compact(ciphertext, self._keys).decode()
         except CryptoError as error:
             raise CredentialRefusedError(
                 f"credential {credential_name!r} cannot be decrypted: {error}"
             ) from None
-        return Secret(username=username, password=password)
+        self._decrypted[digest] = password
+        if len(self._decrypted) > DECRYPTED_ENTRIES:
+            self._decrypted.popitem(last=False)
+        return password
 
     async def _secret(self, name: str) -> tuple[str, str, list[str]]:
         cached = self._cache.get(name)
         if cached is not None and cached[0] > time.monotonic():
             return cached[1], cached[2], cached[3]
+        # Single flight: the tasks of a job all miss the cache together; one asks the catalog.
+        pending = self._lookups.get(name)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        future: asyncio.Future[tuple[str, str, list[str]]] = (
+            asyncio.get_running_loop().create_future()
+        )
+        self._lookups[name] = future
+        try:
+            value = await self._fetch(name)
+        except asyncio.CancelledError:
+            future.cancel()
+            raise
+        except Exception as error:
+            future.set_exception(error)
+            future.exception()  # mark it retrieved: the waiters re-raise it
+            raise
+        else:
+            future.set_result(value)
+            return value
+        finally:
+            del self._lookups[name]
+
+    async def _fetch(self, name: str) -> tuple[str, str, list[str]]:
         try:
             secret = await self._catalog.get_credential_secret(name)
         except DefinitionNotFound:

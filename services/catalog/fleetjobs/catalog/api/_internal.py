@@ -6,7 +6,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from fleetjobs.catalog.db import Credentials
 from fleetjobs.core.grpc import invalid_argument, not_found
 from fleetjobs.internal.v1 import catalog_internal_service_pb2 as internal_pb
-
 from fleetjobs.internal.v1 import catalog_internal_service_pb2_grpc
 
 

@@ -275,6 +275,10 @@ class ExecutorRepository:
             now=now,
         )
 
+    async def parent_of(self, child_id: str) -> str | None:
+        child = await self._session.get(ChildExecutionRow, child_id)
+        return child.parent_job_execution_id if child is not None else None
+
     async def _messages(self, child_id: str, attempt: int) -> list[str]:
         row = await self._attempt(child_id, attempt)
         return list(row.messages) if row is not None else []

@@ -16,7 +16,6 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
 from nats.aio.msg import Msg
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from fleetjobs.core.clients import CredentialResolver
 from fleetjobs.core.crypto import scrub
@@ -34,7 +33,8 @@ from fleetjobs.executor.connectors import (
     ScriptError,
     ScriptOutcome,
 )
-from fleetjobs.executor.db.executions import Begin, ExecutorRepository
+from fleetjobs.executor.db.executions import Begin
+from fleetjobs.executor.db.group_commit import GroupCommit
 from fleetjobs.executor.domain.policy import AfterFailure, EffectivePolicy, decide_after_failure
 from fleetjobs.executor.events.credentials import login_for, refusal
 from fleetjobs.executor.events.publisher import ExecutorPublisher
@@ -58,7 +58,7 @@ class TaskRunner:
     def __init__(
         self,
         *,
-        sessions: async_sessionmaker[AsyncSession],
+        writes: GroupCommit,
         connectors: dict[str, Connector],
         credentials: CredentialResolver,
         slots: ServerSlots,
@@ -67,7 +67,7 @@ class TaskRunner:
         concurrency: int,
         max_payload: int,
     ) -> None:
-        self._sessions = sessions
+        self._writes = writes
         self._connectors = connectors
         self._credentials = credentials
         self._slots = slots
@@ -114,16 +114,35 @@ class TaskRunner:
                 with contextlib.suppress(Exception):
                     await message.nak(delay=5.0)
 
+    def _slot(self, task: events_pb2.Task) -> contextlib.AbstractAsyncContextManager[None]:
+        # SQLite files are not servers: no connection cap to respect.
+        if task.engine == "sqlite":
+            return contextlib.nullcontext()
+        return self._slots.hold(server_key(task.engine, task.server_name, task.port))
+
     async def _run(self, message: Msg, task: events_pb2.Task) -> None:
+        # Alive from the start: a task may wait for a server slot longer than the ack wait.
+        keep_alive = asyncio.create_task(self._keep_alive(message))
+        try:
+            # The slot first, the attempt second: a child shows IN_PROGRESS, with its start
+            # time, only once a connection to its server may really be opened.
+            async with self._slot(task):
+                await self._begin_and_run(message, task)
+        finally:
+            keep_alive.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await keep_alive
+
+    async def _begin_and_run(self, message: Msg, task: events_pb2.Task) -> None:
         now = utcnow()
-        async with self._sessions() as session:
-            begin = await ExecutorRepository(session).begin_attempt(
+        begin = await self._writes.run(
+            lambda repository: repository.begin_attempt(
                 task.job_execution_id,
                 worker_id=self._worker_id,
                 now=now,
                 worker_stale_before=now - timedelta(seconds=WORKER_STALE_SECONDS),
             )
-            await session.commit()
+        )
         if begin.kind is Begin.DROP:
             log.debug("task dropped", extra={"reason": begin.reason})
             await message.ack()
@@ -142,10 +161,6 @@ class TaskRunner:
             await message.ack()
             return
         child, snapshot, attempt = begin.child, begin.snapshot, begin.attempt
-        await self._publisher.child_changed(
-            child.parent_job_execution_id, child.job_execution_id, Lifecycle.IN_PROGRESS, attempt
-        )
-        keep_alive = asyncio.create_task(self._keep_alive(message))
         secrets: list[str] = []
         try:
             outcome = await self._attempt(child, snapshot, secrets)
@@ -161,10 +176,6 @@ class TaskRunner:
                 error=error,
                 secrets=secrets,
             )
-        finally:
-            keep_alive.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await keep_alive
 
     async def _keep_alive(self, message: Msg) -> None:
         while True:
@@ -205,10 +216,7 @@ class TaskRunner:
                 address, login, snapshot.command_text, timeout_seconds=timeout
             )
 
-        if child.engine == "sqlite":
-            return await loop.run_in_executor(self._pool, run)
-        async with self._slots.hold(server_key(child.engine, child.server_name, child.port)):
-            return await loop.run_in_executor(self._pool, run)
+        return await loop.run_in_executor(self._pool, run)
 
     async def _succeeded(
         self,
@@ -243,11 +251,11 @@ class TaskRunner:
                     refused=True,
                     messages=outcome.messages,
                 )
-            async with self._sessions() as session:
-                current = await ExecutorRepository(session).record_script_done(
+            current = await self._writes.run(
+                lambda repository: repository.record_script_done(
                     child.job_execution_id, attempt, rows=rows, messages=outcome.messages
                 )
-                await session.commit()
+            )
             if current:
                 try:
                     await self._publisher.result_batch(batch)
@@ -259,15 +267,15 @@ class TaskRunner:
                     ) from None
             await message.ack()
             return
-        async with self._sessions() as session:
-            current = await ExecutorRepository(session).record_success(
+        current = await self._writes.run(
+            lambda repository: repository.record_success(
                 child.job_execution_id,
                 attempt,
                 rows=rows,
                 messages=outcome.messages,
                 now=utcnow(),
             )
-            await session.commit()
+        )
         if current:
             await self._publisher.child_changed(
                 child.parent_job_execution_id,
@@ -307,8 +315,8 @@ class TaskRunner:
             "attempt failed",
             extra={"attempt": attempt, "error_class": error.error_class, "next": lifecycle.value},
         )
-        async with self._sessions() as session:
-            current = await ExecutorRepository(session).record_failure(
+        current = await self._writes.run(
+            lambda repository: repository.record_failure(
                 child.job_execution_id,
                 attempt,
                 child_lifecycle=lifecycle,
@@ -318,7 +326,7 @@ class TaskRunner:
                 retry_at=decision.retry_at,
                 now=now,
             )
-            await session.commit()
+        )
         if not current:
             # Fenced: this attempt was taken over; its owner now decides about the message.
             log.info("late write from a superseded attempt rejected", extra={"attempt": attempt})

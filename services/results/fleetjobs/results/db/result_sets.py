@@ -3,9 +3,9 @@ fences batches from superseded attempts."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
-from sqlalchemy import or_, select
+from sqlalchemy import delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fleetjobs.core.db.models import ChildExecutionRow, ParentExecutionRow, ResultSetRow
@@ -26,10 +26,39 @@ class ResultSetRepository:
         )
         return result.scalar_one_or_none() is not None
 
+    async def current_attempts(self, attempts: Iterable[tuple[str, int]]) -> set[tuple[str, int]]:
+        """Of the (child, attempt) pairs, those whose attempt is still the child's current one
+        and running: `attempt_is_current` for many batches in one query."""
+        wanted = set(attempts)
+        if not wanted:
+            return set()
+        result = await self._session.execute(
+            select(ChildExecutionRow.job_execution_id, ChildExecutionRow.current_attempt).where(
+                ChildExecutionRow.job_execution_id.in_(sorted({child for child, _ in wanted})),
+                ChildExecutionRow.lifecycle == Lifecycle.IN_PROGRESS,
+            )
+        )
+        return {(child, attempt) for child, attempt in result.all()} & wanted
+
     async def save(self, row: ResultSetRow) -> None:
         """One record per child: a later attempt's write replaces the earlier one's, as its
         rows replaced the earlier rows in the destination."""
         await self._session.merge(row)
+
+    async def save_all(self, rows: Sequence[ResultSetRow]) -> None:
+        """`save` for many children at once: one DELETE of their earlier records and one
+        INSERT, instead of a read and a write per child. Of two rows for the same child, the
+        later one is kept."""
+        latest = {row.job_execution_id: row for row in rows}
+        if not latest:
+            return
+        await self._session.execute(
+            delete(ResultSetRow)
+            .where(ResultSetRow.job_execution_id.in_(sorted(latest)))
+            .execution_options(synchronize_session=False)
+        )
+        self._session.add_all(latest.values())
+        await self._session.flush()
 
     async def execution_exists(self, job_execution_id: str) -> bool:
         parent = await self._session.get(ParentExecutionRow, job_execution_id)

@@ -10,7 +10,11 @@ from fleetjobs.results.destination._errors import (
 from fleetjobs.results.destination._names import METADATA_COLUMNS, validate_identifier
 from fleetjobs.results.destination._types import SUPPORTED_ENGINES, destination_type
 from fleetjobs.results.destination._urls import build_destination_url
-from fleetjobs.results.destination._writer import DestinationWriter
+from fleetjobs.results.destination._writer import (
+    DestinationWriter,
+    ResultSetItem,
+    WriteResult,
+)
 
 __all__ = [
     "METADATA_COLUMNS",
@@ -18,7 +22,9 @@ __all__ = [
     "DestinationError",
     "DestinationRefusedError",
     "DestinationWriter",
+    "ResultSetItem",
     "ResultSetMismatchError",
+    "WriteResult",
     "build_destination_url",
     "destination_type",
     "validate_identifier",

@@ -4,6 +4,12 @@ Order of effects for one batch: fence (is the attempt still current?) → write 
 destination transaction: delete this database's rows for the execution, insert) → record
 the result set → publish the outcome → acknowledge. A crash anywhere redelivers the batch,
 and the replace makes the repeat harmless.
+
+The batches of one fetch share that work: one query fences them all; those going to the
+same destination table are written together (`DestinationWriter.write_result_sets`: one
+transaction per column signature, a batch that fails alone failing alone); one control
+database transaction records all their result sets. Each batch still gets its own outcome
+and acknowledgement, only after its rows and its record are committed.
 """
 
 from __future__ import annotations
@@ -11,10 +17,13 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from google.protobuf.message import DecodeError
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from sqlalchemy import Engine, create_engine
@@ -34,6 +43,8 @@ from fleetjobs.results.db.result_sets import ResultSetRepository
 from fleetjobs.results.destination import (
     DestinationError,
     DestinationWriter,
+    ResultSetItem,
+    WriteResult,
     build_destination_url,
 )
 from fleetjobs.v1 import catalog_resources_pb2 as resources
@@ -45,6 +56,45 @@ TRANSIENT_RETRY_SECONDS = 2.0
 # holding it IN_PROGRESS forever.
 MAX_DELIVERIES = 30
 WRITER_THREADS = 8
+# How long a destination's resolved credential (and the allow-list check that came with it)
+# is reused before asking again: a rotated password or a narrowed allow-list takes effect
+# within this time, and a fleet's batches do not decrypt the password once each.
+CREDENTIAL_REUSE_SECONDS = 3.0
+
+
+@dataclass(eq=False)
+class _Pending:
+    """One fetched batch and what became of it."""
+
+    message: Msg
+    batch: events_pb2.ResultBatch
+    rows_written: int | None = None  # set when the rows are committed
+    refusal: str | None = None  # set when the batch fails for good (a failed outcome)
+    retry: bool = False  # set when the batch is to be redelivered
+
+    def context(self) -> dict[str, str]:
+        return {
+            "job_execution_id": self.batch.job_execution_id,
+            "parent_job_execution_id": self.batch.parent_job_execution_id,
+        }
+
+
+@dataclass
+class _Destination:
+    """An engine (and its connection pool) for one destination and login, and its writer,
+    which remembers the tables it has checked."""
+
+    engine: Engine
+    writer: DestinationWriter
+
+
+@dataclass
+class _Resolved:
+    """A destination address's login, resolved at most every CREDENTIAL_REUSE_SECONDS."""
+
+    expires: float
+    url_key: str
+    secrets: list[str] = field(default_factory=list)
 
 
 class BatchWriter:
@@ -64,124 +114,167 @@ class BatchWriter:
         self._sqlite_root = sqlite_root
         self._pool = ThreadPoolExecutor(max_workers=WRITER_THREADS, thread_name_prefix="dest")
         # One engine (and connection pool) per destination and login, shared by batches.
-        self._writers: dict[str, DestinationWriter] = {}
-        self._engines: list[Engine] = []
+        self._destinations: dict[str, _Destination] = {}
+        self._resolved: dict[tuple[str, str, int, str, str], _Resolved] = {}
 
     async def handle_batch(self, messages: Sequence[Msg]) -> None:
-        await asyncio.gather(*(self._handle(message) for message in messages))
+        pending: list[_Pending] = []
+        for message in messages:
+            try:
+                pending.append(_Pending(message, events_pb2.ResultBatch.FromString(message.data)))
+            except DecodeError:
+                # It can never be written; redelivering it would only fail again.
+                log.error("undecodable result batch dropped")
+                await message.term()
+        if not pending:
+            return
+        try:
+            live = await self._fence(pending)
+        except Exception:
+            log.exception("fencing result batches failed; redelivered later")
+            await asyncio.gather(*(self._nak(item) for item in pending))
+            return
+
+        groups: dict[bytes, list[_Pending]] = {}
+        for item in live:
+            key = item.batch.destination.SerializeToString(deterministic=True)
+            groups.setdefault(key, []).append(item)
+        await asyncio.gather(*(self._write_group(group) for group in groups.values()))
+        await self._record([item for item in live if item.rows_written is not None])
+        await asyncio.gather(*(self._finish(item) for item in live))
 
     async def close(self) -> None:
         self._pool.shutdown(wait=True)
-        for engine in self._engines:
-            engine.dispose()
+        for destination in self._destinations.values():
+            destination.engine.dispose()
 
-    async def _handle(self, message: Msg) -> None:
-        batch = events_pb2.ResultBatch.FromString(message.data)
-        with bind_context(
-            job_execution_id=batch.job_execution_id,
-            parent_job_execution_id=batch.parent_job_execution_id,
-        ):
-            try:
-                await self._write(message, batch)
-            except Exception:
-                log.exception("result batch failed; redelivered later")
-                await message.nak(delay=TRANSIENT_RETRY_SECONDS)
-
-    async def _write(self, message: Msg, batch: events_pb2.ResultBatch) -> None:
+    async def _fence(self, pending: list[_Pending]) -> list[_Pending]:
+        """Terminates the batches of attempts that are no longer current (a stalled worker's
+        result, redelivered after a retry started) and returns the others."""
         async with self._sessions() as session:
-            current = await ResultSetRepository(session).attempt_is_current(
-                batch.job_execution_id, batch.attempt
+            current = await ResultSetRepository(session).current_attempts(
+                (item.batch.job_execution_id, item.batch.attempt) for item in pending
             )
-        if not current:
-            log.info("batch of a superseded attempt rejected", extra={"attempt": batch.attempt})
-            await message.term()
-            return
-        destination = batch.destination
+        live: list[_Pending] = []
+        for item in pending:
+            if (item.batch.job_execution_id, item.batch.attempt) in current:
+                live.append(item)
+                continue
+            with bind_context(**item.context()):
+                log.info(
+                    "batch of a superseded attempt rejected", extra={"attempt": item.batch.attempt}
+                )
+            await item.message.term()
+        return live
+
+    async def _write_group(self, group: list[_Pending]) -> None:
+        """Writes batches going to the same destination table; sets each one's fate."""
+        destination = group[0].batch.destination
         secrets: list[str] = []
         try:
-            writer = await self._writer_for(destination, secrets)
-            columns = [(c.name, CanonicalType(c.type)) for c in batch.columns]
-            rows = decode_rows(columns, batch.rows)
-            written = await asyncio.get_running_loop().run_in_executor(
-                self._pool,
-                lambda: writer.write_result_set(
-                    schema=destination.schema_name or None,
-                    table=destination.table_name,
-                    columns=columns,
-                    rows=rows,
-                    job_execution_id=batch.parent_job_execution_id,
-                    target_engine=batch.engine,
-                    target_server_name=batch.server_name,
-                    target_database_name=batch.database_name,
-                    collected_at=from_timestamp(batch.collected_at),
-                ),
+            writer, secrets = await self._writer_for(destination)
+            results = await asyncio.get_running_loop().run_in_executor(
+                self._pool, _write_rows, writer, destination, [item.batch for item in group]
             )
         except (DestinationError, CredentialRefusedError, ValueError) as error:
-            await self._finish(message, batch, ok=False, rows=0, text=scrub(str(error), secrets))
+            text = scrub(str(error), secrets)
+            for item in group:
+                item.refusal = text
             return
-        except DBAPIError as error:
-            text = scrub(str(error.orig), secrets)
-            if message.metadata.num_delivered >= MAX_DELIVERIES:
-                await self._finish(
-                    message,
-                    batch,
-                    ok=False,
-                    rows=0,
-                    text=f"the destination kept failing: {text}",
-                )
-                return
-            log.warning("destination write failed; retrying", extra={"error": text})
-            await message.nak(delay=TRANSIENT_RETRY_SECONDS)
+        except Exception:
+            log.exception("writing result batches failed; redelivered later")
+            for item in group:
+                item.retry = True
             return
-        async with self._sessions() as session:
-            await ResultSetRepository(session).save(
-                ResultSetRow(
-                    job_execution_id=batch.job_execution_id,
-                    parent_job_execution_id=batch.parent_job_execution_id,
-                    attempt=batch.attempt,
-                    engine=batch.engine,
-                    server_name=batch.server_name,
-                    database_name=batch.database_name,
-                    destination={
-                        "engine": destination.engine,
-                        "server_name": destination.server_name,
-                        "port": destination.port,
-                        "database_name": destination.database_name,
-                        "schema_name": destination.schema_name,
-                        "table_name": destination.table_name,
-                        "credential_name": destination.credential_name,
-                    },
-                    rows_written=written,
-                    columns=[{"name": c.name, "type": c.type} for c in batch.columns],
-                    create_time=utcnow(),
-                )
-            )
-            await session.commit()
-        await self._finish(message, batch, ok=True, rows=written, text="")
+        for item, result in zip(group, results, strict=True):
+            with bind_context(**item.context()):
+                self._settle(item, result, secrets)
 
-    async def _finish(
-        self, message: Msg, batch: events_pb2.ResultBatch, *, ok: bool, rows: int, text: str
-    ) -> None:
-        if not ok:
-            log.info("result set refused", extra={"error": text})
-        await publish(
-            self._js,
-            self._names.result_outcomes,
-            events_pb2.ResultOutcome(
-                job_execution_id=batch.job_execution_id,
-                attempt=batch.attempt,
-                ok=ok,
-                rows_written=rows,
-                message=text,
-            ),
-            msg_id=f"outcome:{batch.job_execution_id}:{batch.attempt}",
-        )
-        await message.ack()
+    def _settle(self, item: _Pending, result: WriteResult, secrets: list[str]) -> None:
+        error = result.error
+        if error is None:
+            item.rows_written = result.rows_written
+        elif isinstance(error, DestinationError | CredentialRefusedError | ValueError):
+            item.refusal = scrub(str(error), secrets)
+        elif isinstance(error, DBAPIError):
+            text = scrub(str(error.orig), secrets)
+            if item.message.metadata.num_delivered >= MAX_DELIVERIES:
+                item.refusal = f"the destination kept failing: {text}"
+            else:
+                log.warning("destination write failed; retrying", extra={"error": text})
+                item.retry = True
+        else:
+            log.error("result batch failed; redelivered later", exc_info=error)
+            item.retry = True
+
+    async def _record(self, written: list[_Pending]) -> None:
+        """Records the result sets of the batches whose rows are committed, in one control
+        database transaction; if it fails, they are all redelivered (and their rows
+        replaced by the same rows)."""
+        if not written:
+            return
+        try:
+            async with self._sessions() as session:
+                await ResultSetRepository(session).save_all([_record_of(item) for item in written])
+                await session.commit()
+        except Exception:
+            log.exception("recording result sets failed; redelivered later")
+            for item in written:
+                item.rows_written = None
+                item.retry = True
+
+    async def _finish(self, item: _Pending) -> None:
+        with bind_context(**item.context()):
+            if item.retry or (item.rows_written is None and item.refusal is None):
+                await self._nak(item)
+                return
+            ok = item.refusal is None
+            if not ok:
+                log.info("result set refused", extra={"error": item.refusal})
+            try:
+                await publish(
+                    self._js,
+                    self._names.result_outcomes,
+                    events_pb2.ResultOutcome(
+                        job_execution_id=item.batch.job_execution_id,
+                        attempt=item.batch.attempt,
+                        ok=ok,
+                        rows_written=item.rows_written or 0,
+                        message=item.refusal or "",
+                    ),
+                    msg_id=f"outcome:{item.batch.job_execution_id}:{item.batch.attempt}",
+                )
+                await item.message.ack()
+            except Exception:
+                log.exception("publishing a result outcome failed; redelivered later")
+                await self._nak(item)
+
+    async def _nak(self, item: _Pending) -> None:
+        try:
+            await item.message.nak(delay=TRANSIENT_RETRY_SECONDS)
+        except Exception:
+            # The broker redelivers it after the ack wait anyway.
+            log.warning("could not nak a result batch", exc_info=True)
 
     async def _writer_for(
-        self, destination: resources.ResultDestination, secrets: list[str]
-    ) -> DestinationWriter:
+        self, destination: resources.ResultDestination
+    ) -> tuple[DestinationWriter, list[str]]:
+        """The writer for a destination, and the secrets to scrub from its errors. The login
+        is resolved (and the password decrypted) at most every CREDENTIAL_REUSE_SECONDS per
+        destination address and credential."""
+        address = (
+            destination.engine,
+            destination.server_name,
+            destination.port,
+            destination.database_name,
+            destination.credential_name,
+        )
+        now = time.monotonic()
+        resolved = self._resolved.get(address)
+        if resolved is not None and resolved.expires > now:
+            return self._destinations[resolved.url_key].writer, resolved.secrets
         username = password = ""
+        secrets: list[str] = []
         if destination.engine != "sqlite":
             if not destination.credential_name:
                 raise CredentialRefusedError("the result destination names no credential")
@@ -200,13 +293,91 @@ class BatchWriter:
             sqlite_root=self._sqlite_root,
         )
         key = hashlib.sha256(url.render_as_string(hide_password=False).encode()).hexdigest()
-        writer = self._writers.get(key)
-        if writer is None:
+        known = self._destinations.get(key)
+        if known is None:
             # hide_parameters: result values never end up in a child's error message.
             engine = create_engine(
                 url, pool_pre_ping=True, pool_size=WRITER_THREADS, hide_parameters=True
             )
-            self._engines.append(engine)
-            writer = DestinationWriter(engine)
-            self._writers[key] = writer
-        return writer
+            known = _Destination(engine=engine, writer=DestinationWriter(engine))
+            self._destinations[key] = known
+        self._resolved[address] = _Resolved(
+            expires=time.monotonic() + CREDENTIAL_REUSE_SECONDS, url_key=key, secrets=secrets
+        )
+        if resolved is not None and resolved.url_key != key:
+            self._retire(resolved.url_key)
+        return known.writer, secrets
+
+    def _retire(self, url_key: str) -> None:
+        """Closes the pool of a login no address uses any more (the password was rotated);
+        connections still writing finish first and are closed when they are returned."""
+        if any(resolved.url_key == url_key for resolved in self._resolved.values()):
+            return
+        retired = self._destinations.pop(url_key, None)
+        if retired is not None:
+            retired.engine.dispose()
+
+
+def _write_rows(
+    writer: DestinationWriter,
+    destination: resources.ResultDestination,
+    batches: list[events_pb2.ResultBatch],
+) -> list[WriteResult]:
+    """Decodes the batches' rows and writes them (in a worker thread: both block). A batch
+    whose rows cannot be decoded fails alone."""
+    results: dict[int, WriteResult] = {}
+    items: list[tuple[int, ResultSetItem]] = []
+    for index, batch in enumerate(batches):
+        try:
+            columns = [(column.name, CanonicalType(column.type)) for column in batch.columns]
+            rows = decode_rows(columns, batch.rows)
+        except ValueError as error:
+            results[index] = WriteResult(error=error)
+            continue
+        items.append(
+            (
+                index,
+                ResultSetItem(
+                    columns=columns,
+                    rows=rows,
+                    job_execution_id=batch.parent_job_execution_id,
+                    target_engine=batch.engine,
+                    target_server_name=batch.server_name,
+                    target_database_name=batch.database_name,
+                    collected_at=from_timestamp(batch.collected_at),
+                ),
+            )
+        )
+    if items:
+        written = writer.write_result_sets(
+            schema=destination.schema_name or None,
+            table=destination.table_name,
+            items=[item for _, item in items],
+        )
+        results.update((index, result) for (index, _), result in zip(items, written, strict=True))
+    return [results[index] for index in range(len(batches))]
+
+
+def _record_of(item: _Pending) -> ResultSetRow:
+    batch = item.batch
+    destination = batch.destination
+    return ResultSetRow(
+        job_execution_id=batch.job_execution_id,
+        parent_job_execution_id=batch.parent_job_execution_id,
+        attempt=batch.attempt,
+        engine=batch.engine,
+        server_name=batch.server_name,
+        database_name=batch.database_name,
+        destination={
+            "engine": destination.engine,
+            "server_name": destination.server_name,
+            "port": destination.port,
+            "database_name": destination.database_name,
+            "schema_name": destination.schema_name,
+            "table_name": destination.table_name,
+            "credential_name": destination.credential_name,
+        },
+        rows_written=item.rows_written,
+        columns=[{"name": c.name, "type": c.type} for c in batch.columns],
+        create_time=utcnow(),
+    )

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import uuid
 from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
 
 import grpc
 from sqlalchemy.exc import IntegrityError
@@ -33,6 +34,8 @@ from fleetjobs.v1 import execution_service_pb2_grpc as pb_grpc
 # A watcher re-reads at least this often even without a local notification, so changes
 # folded by another scheduler replica reach it too.
 WATCH_POLL_SECONDS = 1.0
+WATCH_COALESCE_SECONDS = 0.1
+WATCH_OVERLAP = timedelta(seconds=5)
 
 
 def _require_uuid(field: str, value: str) -> None:
@@ -230,21 +233,26 @@ class ExecutionServicer(pb_grpc.ExecutionServiceServicer):
         self, request: pb.WatchJobExecutionRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[pb.WatchJobExecutionResponse]:
         execution_id = request.job_execution_id
+        _require_uuid("job_execution_id", execution_id)
         wake = self._notifier.subscribe(execution_id)
         sent: dict[str, tuple[int, int, str]] = {}
+        since: datetime | None = None
         first = True
         try:
             while True:
                 wake.clear()
+                read_at = utcnow()
                 async with self._sessions() as session:
-                    execution = await self._execution(session, execution_id, include_children=True)
+                    execution, children = await self._watch_read(session, execution_id, since)
+                # Re-reading a margin back catches changes committed after they were stamped;
+                # the fingerprints drop what was already sent.
+                since = read_at - WATCH_OVERLAP
                 changed = []
-                for child in execution.child_executions:
+                for child in children:
                     fingerprint = (child.lifecycle, child.attempts, child.message)
                     if sent.get(child.job_execution_id) != fingerprint:
                         sent[child.job_execution_id] = fingerprint
                         changed.append(child)
-                del execution.child_executions[:]
                 terminal = Lifecycle.from_proto(execution.lifecycle).terminal
                 if first or changed or terminal:
                     yield pb.WatchJobExecutionResponse(
@@ -255,5 +263,28 @@ class ExecutionServicer(pb_grpc.ExecutionServiceServicer):
                     return
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(wake.wait(), timeout=WATCH_POLL_SECONDS)
+                # Let a burst of changes land before reading again.
+                await asyncio.sleep(WATCH_COALESCE_SECONDS)
         finally:
             self._notifier.unsubscribe(execution_id, wake)
+
+    async def _watch_read(
+        self, session: AsyncSession, execution_id: str, since: datetime | None
+    ) -> tuple[resources.JobExecution, list[resources.JobExecution]]:
+        """The execution, and its children changed since `since` (all of them when None)."""
+        parent = await ParentRepository(session).get(execution_id)
+        if parent is None:
+            child = await ExecutionReadModel(session).child(execution_id)
+            if child is None:
+                raise not_found("job execution", execution_id)
+            return child_to_proto(child), []
+        read = ExecutionReadModel(session)
+        rows = (
+            await read.children(execution_id)
+            if since is None
+            else await read.children_changed_since(execution_id, since)
+        )
+        version = parent.content_version
+        return parent_to_proto(parent), [
+            child_to_proto(row, content_version=version) for row in rows
+        ]

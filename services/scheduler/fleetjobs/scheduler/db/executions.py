@@ -143,6 +143,17 @@ class ExecutionReadModel:
         result = await self._session.execute(query)
         return result.scalars().all()
 
+    async def children_changed_since(
+        self, parent_id: str, since: datetime
+    ) -> Sequence[ChildExecutionRow]:
+        result = await self._session.execute(
+            select(ChildExecutionRow).where(
+                ChildExecutionRow.parent_job_execution_id == parent_id,
+                ChildExecutionRow.update_time >= since,
+            )
+        )
+        return result.scalars().all()
+
     async def attempt_counts(self, child_ids: Sequence[str]) -> dict[str, int]:
         if not child_ids:
             return {}

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from fleetjobs.core.db._base import Base
+from fleetjobs.core.db._base import Base, utcnow
 
 
 class ExecutionSnapshotRow(Base):
@@ -34,6 +34,7 @@ class ChildExecutionRow(Base):
     __table_args__ = (
         UniqueConstraint("parent_job_execution_id", "target_id", name="uq_child_per_target"),
         Index("ix_child_executions_parent_lifecycle", "parent_job_execution_id", "lifecycle"),
+        Index("ix_child_executions_parent_updated", "parent_job_execution_id", "update_time"),
     )
 
     job_execution_id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -53,6 +54,9 @@ class ChildExecutionRow(Base):
     create_time: Mapped[datetime]
     start_time: Mapped[datetime | None]
     end_time: Mapped[datetime | None]
+    # Set on every change, so a watcher reads only the children that changed since it last
+    # looked instead of the whole fleet each time.
+    update_time: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow, index=False)
 
 
 class AttemptRow(Base):

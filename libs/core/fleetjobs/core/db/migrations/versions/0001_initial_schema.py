@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-21 21:18:24.255571
+Create Date: 2026-11-21 21:41:49.907152
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ def upgrade() -> None:
         sa.Column("create_time", sa.DateTime(timezone=True), nullable=False),
         sa.Column("start_time", sa.DateTime(timezone=True), nullable=True),
         sa.Column("end_time", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("update_time", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("job_execution_id", name=op.f("pk_child_executions")),
         sa.UniqueConstraint("parent_job_execution_id", "target_id", name="uq_child_per_target"),
     )
@@ -46,6 +47,11 @@ def upgrade() -> None:
         batch_op.create_index(
             "ix_child_executions_parent_lifecycle",
             ["parent_job_execution_id", "lifecycle"],
+            unique=False,
+        )
+        batch_op.create_index(
+            "ix_child_executions_parent_updated",
+            ["parent_job_execution_id", "update_time"],
             unique=False,
         )
 
@@ -275,6 +281,7 @@ def downgrade() -> None:
     op.drop_table("credentials")
     op.drop_table("content_versions")
     with op.batch_alter_table("child_executions", schema=None) as batch_op:
+        batch_op.drop_index("ix_child_executions_parent_updated")
         batch_op.drop_index("ix_child_executions_parent_lifecycle")
         batch_op.drop_index(batch_op.f("ix_child_executions_job_name"))
 

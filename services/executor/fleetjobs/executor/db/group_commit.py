@@ -1,0 +1,82 @@
+"""Group commit: the small writes of many concurrent attempts share one transaction.
+
+Each attempt writes the control database two or three times (recorded, script done,
+finished). One transaction each made the control database most of the executor's CPU; queued
+here, every write that arrives while a transaction is committing rides in the next one. No
+write waits for a timer: the first runs at once, the rest batch up behind it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from fleetjobs.executor.db.executions import ExecutorRepository
+
+T = TypeVar("T")
+Operation = Callable[[ExecutorRepository], Awaitable[Any]]
+
+MAX_OPERATIONS_PER_TRANSACTION = 256
+
+
+class GroupCommit:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+        self._queue: list[tuple[Operation, asyncio.Future[Any]]] = []
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    async def run(self, operation: Callable[[ExecutorRepository], Awaitable[T]]) -> T:
+        """Runs `operation` in the next transaction; returns its result once committed.
+        If the transaction fails, every operation in it raises the error."""
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._commit_forever(), name="group-commit")
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._queue.append((operation, future))
+        self._wake.set()
+        return await future
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _commit_forever(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while self._queue:
+                batch = self._queue[:MAX_OPERATIONS_PER_TRANSACTION]
+                del self._queue[: len(batch)]
+                await self._commit(batch)
+
+    async def _commit(self, batch: list[tuple[Operation, asyncio.Future[Any]]]) -> None:
+        results: list[tuple[asyncio.Future[Any], Any, BaseException | None]] = []
+        try:
+            async with self._sessions() as session:
+                repository = ExecutorRepository(session)
+                for operation, future in batch:
+                    try:
+                        results.append((future, await operation(repository), None))
+                    # A plain error fails its operation alone; a database error also breaks
+                    # the transaction, and the commit below then fails them all.
+                    except Exception as error:
+                        results.append((future, None, error))
+                await session.commit()
+        except Exception as error:
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(error)
+            return
+        for future, value, failure in results:
+            if future.done():
+                continue
+            if failure is not None:
+                future.set_exception(failure)
+            else:
+                future.set_result(value)
