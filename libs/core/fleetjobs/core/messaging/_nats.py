@@ -22,11 +22,19 @@ DUPLICATE_WINDOW_SECONDS = 120.0
 async def connect_jetstream(url: str, *, name: str) -> tuple[Client, JetStreamContext]:
     """Connects for good: the client reconnects forever, so a NATS restart is a pause."""
 
+    # The callbacks below report trouble; during our own drain and close they stay quiet.
+    connection: list[Client] = []
+
+    def closing() -> bool:
+        return bool(connection) and (connection[0].is_draining or connection[0].is_closed)
+
     async def on_error(error: Exception) -> None:
-        log.warning("nats error", extra={"error": str(error)})
+        if not closing():
+            log.warning("nats error", extra={"error": repr(error)})
 
     async def on_disconnected() -> None:
-        log.warning("nats disconnected")
+        if not closing():
+            log.warning("nats disconnected; reconnecting")
 
     async def on_reconnected() -> None:
         log.info("nats reconnected")
@@ -43,6 +51,7 @@ async def connect_jetstream(url: str, *, name: str) -> tuple[Client, JetStreamCo
         disconnected_cb=on_disconnected,
         reconnected_cb=on_reconnected,
     )
+    connection.append(client)
     return client, client.jetstream()
 
 

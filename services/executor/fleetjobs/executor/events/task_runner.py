@@ -33,7 +33,7 @@ from fleetjobs.executor.connectors import (
     ScriptError,
     ScriptOutcome,
 )
-from fleetjobs.executor.db.executions import Begin
+from fleetjobs.executor.db.executions import Begin, BeginOutcome
 from fleetjobs.executor.db.group_commit import GroupCommit
 from fleetjobs.executor.domain.policy import AfterFailure, EffectivePolicy, decide_after_failure
 from fleetjobs.executor.events.credentials import login_for, refusal
@@ -124,25 +124,27 @@ class TaskRunner:
         # Alive from the start: a task may wait for a server slot longer than the ack wait.
         keep_alive = asyncio.create_task(self._keep_alive(message))
         try:
-            # The slot first, the attempt second: a child shows IN_PROGRESS, with its start
-            # time, only once a connection to its server may really be opened.
-            async with self._slot(task):
-                await self._begin_and_run(message, task)
+            await self._begin_and_run(message, task)
         finally:
             keep_alive.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await keep_alive
 
     async def _begin_and_run(self, message: Msg, task: events_pb2.Task) -> None:
-        now = utcnow()
-        begin = await self._writes.run(
-            lambda repository: repository.begin_attempt(
-                task.job_execution_id,
-                worker_id=self._worker_id,
-                now=now,
-                worker_stale_before=now - timedelta(seconds=WORKER_STALE_SECONDS),
-            )
-        )
+        secrets: list[str] = []
+        outcome: ScriptOutcome | None = None
+        failure: ScriptError | None = None
+        # The slot covers the attempt's start and its connection, nothing after: a child
+        # shows IN_PROGRESS only once a connection to its server may really be opened, and
+        # the next task gets the slot while this one records its outcome.
+        async with self._slot(task):
+            begin = await self._begin(task)
+            if begin.kind is Begin.RUN:
+                assert begin.child is not None and begin.snapshot is not None
+                try:
+                    outcome = await self._attempt(begin.child, begin.snapshot, secrets)
+                except ScriptError as error:
+                    failure = error
         if begin.kind is Begin.DROP:
             log.debug("task dropped", extra={"reason": begin.reason})
             await message.ack()
@@ -161,21 +163,34 @@ class TaskRunner:
             await message.ack()
             return
         child, snapshot, attempt = begin.child, begin.snapshot, begin.attempt
-        secrets: list[str] = []
         try:
-            outcome = await self._attempt(child, snapshot, secrets)
-            await self._succeeded(
-                message, child=child, snapshot=snapshot, attempt=attempt, outcome=outcome
+            if failure is None:
+                assert outcome is not None
+                await self._succeeded(
+                    message, child=child, snapshot=snapshot, attempt=attempt, outcome=outcome
+                )
+                return
+        except ScriptError as error:  # the hand-over to the results service failed
+            failure = error
+        await self._failed(
+            message,
+            child=child,
+            snapshot=snapshot,
+            attempt=attempt,
+            error=failure,
+            secrets=secrets,
+        )
+
+    async def _begin(self, task: events_pb2.Task) -> BeginOutcome:
+        now = utcnow()
+        return await self._writes.run(
+            lambda repository: repository.begin_attempt(
+                task.job_execution_id,
+                worker_id=self._worker_id,
+                now=now,
+                worker_stale_before=now - timedelta(seconds=WORKER_STALE_SECONDS),
             )
-        except ScriptError as error:
-            await self._failed(
-                message,
-                child=child,
-                snapshot=snapshot,
-                attempt=attempt,
-                error=error,
-                secrets=secrets,
-            )
+        )
 
     async def _keep_alive(self, message: Msg) -> None:
         while True:
