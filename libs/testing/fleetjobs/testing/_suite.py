@@ -3,6 +3,7 @@ event loop each), sharing one control database, one NATS prefix and one key stor
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -81,12 +82,12 @@ class RunningSuite:
     def stop(self) -> None:
         for channel in self.channels:
             channel.close()
-        for name in ("scheduler", "executor", "results", "catalog"):
-            if name in self.services:
-                self.services[name].stop()
+        for name in sorted(self.services, key=lambda n: n == "catalog"):
+            self.services[name].stop()
 
 
-def start_suite(settings: CommonSettings) -> RunningSuite:
+def start_suite(settings: CommonSettings, *, executors: int = 1) -> RunningSuite:
+    """The four services; `executors` > 1 adds replicas (`executor-2`, …) sharing the work."""
     KeyStore.ensure(settings.keys_dir)
     settings.sqlite_root.mkdir(parents=True, exist_ok=True)
     builders = _builders()
@@ -96,6 +97,12 @@ def start_suite(settings: CommonSettings) -> RunningSuite:
             thread = ServiceThread(name, builders[name], settings)
             thread.start()
             services[name] = thread
+        for replica in range(2, executors + 1):
+            thread = ServiceThread(
+                "executor", builders["executor"], dataclasses.replace(settings, replica=replica)
+            )
+            thread.start()
+            services[f"executor-{replica}"] = thread
     except Exception:
         for thread in services.values():
             thread.stop()

@@ -203,23 +203,6 @@ class ExecutorRepository:
         )
         return True
 
-    async def record_script_done(
-        self, child_id: str, attempt: int, *, rows: int, messages: list[str]
-    ) -> bool:
-        """The script succeeded and its result set went to the results service; the child
-        stays IN_PROGRESS until the rows are committed (API.md: SUCCEEDED means committed)."""
-        current = await self._session.execute(
-            select(ChildExecutionRow.job_execution_id).where(
-                ChildExecutionRow.job_execution_id == child_id,
-                ChildExecutionRow.current_attempt == attempt,
-                ChildExecutionRow.lifecycle == Lifecycle.IN_PROGRESS,
-            )
-        )
-        if current.scalar_one_or_none() is None:
-            return False
-        await self._update_attempt(child_id, attempt, rows_collected=rows, messages=messages)
-        return True
-
     async def record_failure(
         self,
         child_id: str,
@@ -254,15 +237,19 @@ class ExecutorRepository:
         return True
 
     async def record_result_outcome(
-        self, child_id: str, attempt: int, *, ok: bool, rows: int, message: str, now: datetime
+        self,
+        child_id: str,
+        attempt: int,
+        *,
+        ok: bool,
+        rows: int,
+        message: str,
+        messages: list[str],
+        now: datetime,
     ) -> bool:
         if ok:
             return await self.record_success(
-                child_id,
-                attempt,
-                rows=rows,
-                messages=await self._messages(child_id, attempt),
-                now=now,
+                child_id, attempt, rows=rows, messages=messages, now=now
             )
         return await self.record_failure(
             child_id,
@@ -270,7 +257,7 @@ class ExecutorRepository:
             child_lifecycle=Lifecycle.FAILED,
             message=message,
             error_class="result_destination",
-            messages=await self._messages(child_id, attempt),
+            messages=messages,
             retry_at=None,
             now=now,
         )
@@ -278,10 +265,6 @@ class ExecutorRepository:
     async def parent_of(self, child_id: str) -> str | None:
         child = await self._session.get(ChildExecutionRow, child_id)
         return child.parent_job_execution_id if child is not None else None
-
-    async def _messages(self, child_id: str, attempt: int) -> list[str]:
-        row = await self._attempt(child_id, attempt)
-        return list(row.messages) if row is not None else []
 
     # Workers.
     async def heartbeat(

@@ -36,11 +36,16 @@ class OutcomeRecorder:
                 outcome.job_execution_id,
                 outcome.attempt,
                 ok=outcome.ok,
-                rows=outcome.rows_written,
+                rows=outcome.rows_collected or outcome.rows_written,
                 message=outcome.message,
+                messages=list(outcome.messages),
                 now=utcnow(),
             )
-            return await repository.parent_of(outcome.job_execution_id) if current else None
+            if not current:
+                return None
+            return outcome.parent_job_execution_id or await repository.parent_of(
+                outcome.job_execution_id
+            )
 
         try:
             parent_id = await self._writes.run(record)

@@ -256,6 +256,7 @@ class TaskRunner:
                 columns=[events_pb2.Column(name=c.name, type=c.type.value) for c in result.columns],
                 rows=encode_rows([(c.name, c.type) for c in result.columns], result.rows),
                 collected_at=to_timestamp(utcnow()),
+                messages=outcome.messages,
             )
             size = batch.ByteSize()
             if size > self._max_payload - PAYLOAD_HEADROOM:
@@ -266,20 +267,16 @@ class TaskRunner:
                     refused=True,
                     messages=outcome.messages,
                 )
-            current = await self._writes.run(
-                lambda repository: repository.record_script_done(
-                    child.job_execution_id, attempt, rows=rows, messages=outcome.messages
-                )
-            )
-            if current:
-                try:
-                    await self._publisher.result_batch(batch)
-                except Exception as error:
-                    raise ScriptError(
-                        f"could not hand the result set to the results service: {error!r}",
-                        error_class="broker_unavailable",
-                        messages=outcome.messages,
-                    ) from None
+            # No write here: the results service fences the batch, and its outcome ends the
+            # attempt in one write, with these messages echoed back.
+            try:
+                await self._publisher.result_batch(batch)
+            except Exception as error:
+                raise ScriptError(
+                    f"could not hand the result set to the results service: {error!r}",
+                    error_class="broker_unavailable",
+                    messages=outcome.messages,
+                ) from None
             await message.ack()
             return
         current = await self._writes.run(
