@@ -125,6 +125,7 @@ def batch(
         rows=encode_rows(columns, rows),
     )
     message.collected_at.GetCurrentTime()
+    message.messages.append(f"NOTICE: {database} done")
     return message
 
 
@@ -262,6 +263,12 @@ def test_a_fetch_is_fenced_written_and_recorded_together(
         misfit: (1, False, 0),
         elsewhere: (1, True, 1),
     }
+    for outcome in round1:
+        # Echoed from the batch, so the executor ends the attempt in one write.
+        assert outcome.parent_job_execution_id == PARENT
+        assert len(outcome.messages) == 1
+        assert outcome.messages[0].startswith("NOTICE: db")
+    assert {o.job_execution_id: o.rows_collected for o in round1}[misfit] == 1
     [refusal] = [o.message for o in round1 if not o.ok]
     assert "column 'n' is BIGINT" in refusal
 

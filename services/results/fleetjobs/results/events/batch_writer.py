@@ -241,6 +241,10 @@ class BatchWriter:
                         ok=ok,
                         rows_written=item.rows_written or 0,
                         message=item.refusal or "",
+                        # Echoed, so the executor ends the attempt in one write.
+                        parent_job_execution_id=item.batch.parent_job_execution_id,
+                        messages=list(item.batch.messages),
+                        rows_collected=len(item.batch.rows),
                     ),
                     msg_id=f"outcome:{item.batch.job_execution_id}:{item.batch.attempt}",
                 )
