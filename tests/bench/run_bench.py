@@ -267,6 +267,8 @@ def _suite_env(state_dir: Path) -> dict[str, str]:
     env.update(
         FLEETJOBS_STATE_DIR=str(state_dir),
         FLEETJOBS_MAX_PER_SERVER=str(CAP),
+        # Executor replicas (competing consumers); the default run uses one.
+        FLEETJOBS_EXECUTORS=os.environ.get("FLEETJOBS_EXECUTORS", "1"),
         **{
             f"FLEETJOBS_{name}_ADDR": f"127.0.0.1:{free_port()}"
             for name in ("CATALOG", "SCHEDULER", "EXECUTOR", "RESULTS")

@@ -94,6 +94,7 @@ class ExecutorApp:
                 batch=settings.executor_concurrency,
                 fetch_timeout=0.5,
                 capacity=self._runner.capacity,
+                min_fetch=settings.executor_concurrency // 4,
             ),
             PullLoop(
                 runtime.js,
@@ -135,6 +136,7 @@ class ExecutorApp:
         for loop in self._loops:
             await loop.stop()
         await self._runner.drain()
+        await self._publisher.flush()
         await self._maintenance.stop()
         await self._writes.close()
 

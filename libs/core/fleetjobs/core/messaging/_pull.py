@@ -35,6 +35,7 @@ class PullLoop:
         batch: int = 64,
         fetch_timeout: float = 1.0,
         capacity: Callable[[], int] | None = None,
+        min_fetch: int = 1,
     ) -> None:
         self._js = js
         self._stream = stream
@@ -46,6 +47,9 @@ class PullLoop:
         self._fetch_timeout = fetch_timeout
         # How many messages the caller can take now; 0 pauses pulling (backpressure).
         self._capacity = capacity or (lambda: batch)
+        # Fetch only once this many messages can be taken: one pull request then serves
+        # several messages instead of one each as single slots free up.
+        self._min_fetch = max(1, min(min_fetch, batch))
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -70,8 +74,8 @@ class PullLoop:
                         config=self._config,
                     )
                 wanted = min(self._batch, self._capacity())
-                if wanted <= 0:
-                    await asyncio.sleep(0.01)
+                if wanted < self._min_fetch:
+                    await asyncio.sleep(0.005)
                     continue
                 try:
                     messages = await subscription.fetch(wanted, timeout=self._fetch_timeout)

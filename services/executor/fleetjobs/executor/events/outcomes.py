@@ -10,7 +10,6 @@ from collections.abc import Sequence
 from nats.aio.msg import Msg
 
 from fleetjobs.core.db import utcnow
-from fleetjobs.core.lifecycle import Lifecycle
 from fleetjobs.events.v1 import events_pb2
 from fleetjobs.executor.db.executions import ExecutorRepository
 from fleetjobs.executor.db.group_commit import GroupCommit
@@ -59,8 +58,5 @@ class OutcomeRecorder:
                 extra={"job_execution_id": outcome.job_execution_id},
             )
         else:
-            lifecycle = Lifecycle.SUCCEEDED if outcome.ok else Lifecycle.FAILED
-            await self._publisher.child_changed(
-                parent_id, outcome.job_execution_id, lifecycle, outcome.attempt
-            )
+            self._publisher.parent_changed(parent_id)
         await message.ack()

@@ -134,17 +134,17 @@ class TaskRunner:
         secrets: list[str] = []
         outcome: ScriptOutcome | None = None
         failure: ScriptError | None = None
-        # The slot covers the attempt's start and its connection, nothing after: a child
-        # shows IN_PROGRESS only once a connection to its server may really be opened, and
-        # the next task gets the slot while this one records its outcome.
-        async with self._slot(task):
-            begin = await self._begin(task)
-            if begin.kind is Begin.RUN:
-                assert begin.child is not None and begin.snapshot is not None
-                try:
+        # The attempt is recorded first (its writes ride in a group commit with the other
+        # tasks'), then it waits for a server slot; the slot covers the connection and
+        # nothing else, so a slot never waits on the control database.
+        begin = await self._begin(task)
+        if begin.kind is Begin.RUN:
+            assert begin.child is not None and begin.snapshot is not None
+            try:
+                async with self._slot(task):
                     outcome = await self._attempt(begin.child, begin.snapshot, secrets)
-                except ScriptError as error:
-                    failure = error
+            except ScriptError as error:
+                failure = error
         if begin.kind is Begin.DROP:
             log.debug("task dropped", extra={"reason": begin.reason})
             await message.ack()
@@ -154,12 +154,7 @@ class TaskRunner:
             return
         assert begin.child is not None and begin.snapshot is not None
         if begin.kind is Begin.TIMED_OUT:
-            await self._publisher.child_changed(
-                task.parent_job_execution_id,
-                task.job_execution_id,
-                Lifecycle.TIMED_OUT,
-                begin.child.current_attempt,
-            )
+            self._publisher.parent_changed(task.parent_job_execution_id)
             await message.ack()
             return
         child, snapshot, attempt = begin.child, begin.snapshot, begin.attempt
@@ -289,12 +284,7 @@ class TaskRunner:
             )
         )
         if current:
-            await self._publisher.child_changed(
-                child.parent_job_execution_id,
-                child.job_execution_id,
-                Lifecycle.SUCCEEDED,
-                attempt,
-            )
+            self._publisher.parent_changed(child.parent_job_execution_id)
         await message.ack()
 
     async def _failed(
@@ -343,9 +333,7 @@ class TaskRunner:
             # Fenced: this attempt was taken over; its owner now decides about the message.
             log.info("late write from a superseded attempt rejected", extra={"attempt": attempt})
             return
-        await self._publisher.child_changed(
-            child.parent_job_execution_id, child.job_execution_id, lifecycle, attempt
-        )
+        self._publisher.parent_changed(child.parent_job_execution_id)
         if decision.action is AfterFailure.RETRY and decision.retry_at is not None:
             await message.nak(delay=_seconds_until(decision.retry_at, now))
         else:
