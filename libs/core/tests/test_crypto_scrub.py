@@ -22,8 +22,8 @@ def test_empty_secrets_and_no_secrets_change_nothing() -> None:
 
 
 def test_a_secret_containing_another_is_masked_whole() -> None:
-    # Replacing "abc" first would leave "***def" and leak the rest.
-    assert scrub("pw abcdef and abc", ["abc", "abcdef"]) == "pw *** and ***"
+    # Replacing "abcd" first would leave "***ef" and leak the rest.
+    assert scrub("pw abcdef and abcd", ["abcd", "abcdef"]) == "pw *** and ***"
 
 
 def test_regex_characters_in_a_secret_are_literal() -> None:
@@ -42,7 +42,13 @@ def test_secret_is_masked_in_the_forms_drivers_echo_it_in() -> None:
 
 
 def test_the_secrets_iterable_may_be_a_generator() -> None:
-    assert scrub("a b c", (s for s in ["a", "c"])) == "*** b ***"
+    assert scrub("aaaa b cccc", (s for s in ["aaaa", "cccc"])) == "*** b ***"
+
+
+def test_secrets_too_short_to_hide_anything_are_not_masked_everywhere() -> None:
+    # Masking every "x" would wreck the message ("e***ecution") and protect nothing.
+    assert scrub("the execution stopped", ["x"]) == "the execution stopped"
+    assert scrub("password=x host=db", ["x"]) == "password=*** host=db"
 
 
 @pytest.mark.parametrize(

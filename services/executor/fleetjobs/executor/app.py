@@ -20,6 +20,7 @@ from fleetjobs.executor.events.maintenance import Maintenance
 from fleetjobs.executor.events.outcomes import OutcomeRecorder
 from fleetjobs.executor.events.publisher import ExecutorPublisher
 from fleetjobs.executor.events.server_slots import ServerSlots
+from fleetjobs.executor.events.stops import StopHandler
 from fleetjobs.executor.events.task_runner import TASK_ACK_WAIT_SECONDS, TaskRunner
 from fleetjobs.v1 import executor_service_pb2, executor_service_pb2_grpc
 
@@ -54,11 +55,19 @@ class ExecutorApp:
             concurrency=settings.executor_concurrency,
             max_payload=runtime.nats.max_payload,
         )
+        self._stops = StopHandler(
+            runtime.nats,
+            names,
+            writes=self._writes,
+            runner=self._runner,
+            publisher=self._publisher,
+        )
         self._maintenance = Maintenance(
             runtime.sessions,
             self._publisher,
             worker_id=self.worker_id,
             in_flight=lambda: self._runner.in_flight,
+            sweep_stops=self._stops.sweep,
         )
         expander = Expander(runtime.sessions, self._catalog, self._publisher)
         outcomes = OutcomeRecorder(self._writes, self._publisher)
@@ -128,11 +137,13 @@ class ExecutorApp:
 
     async def start_consumers(self) -> None:
         await self._slots.start()
+        await self._stops.start()
         await self._maintenance.start()
         for loop in self._loops:
             loop.start()
 
     async def stop_consumers(self) -> None:
+        await self._stops.close()
         for loop in self._loops:
             await loop.stop()
         await self._runner.drain()

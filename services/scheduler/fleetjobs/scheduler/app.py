@@ -9,10 +9,10 @@ from fleetjobs.core.clients import CatalogClient
 from fleetjobs.core.messaging import PullLoop
 from fleetjobs.core.runtime import Runtime
 from fleetjobs.scheduler.api.execution_servicer import ExecutionServicer
+from fleetjobs.scheduler.events.commands import CommandPublisher
 from fleetjobs.scheduler.events.fold import ParentFolder
 from fleetjobs.scheduler.events.notifier import ChangeNotifier
 from fleetjobs.scheduler.events.reconcile import Reconciler
-from fleetjobs.scheduler.events.starts import StartPublisher
 from fleetjobs.v1 import execution_service_pb2, execution_service_pb2_grpc
 
 EVENTS_ACK_WAIT_SECONDS = 30.0
@@ -27,9 +27,9 @@ class SchedulerService:
         self._runtime = runtime
         self._catalog = CatalogClient(runtime.settings.addresses["catalog"])
         self._notifier = ChangeNotifier()
-        self._starts = StartPublisher(runtime.js, runtime.names)
+        self._commands = CommandPublisher(runtime.nats, runtime.js, runtime.names)
         self._folder = ParentFolder(runtime.sessions, self._notifier)
-        self._reconciler = Reconciler(runtime.sessions, self._starts, self._folder)
+        self._reconciler = Reconciler(runtime.sessions, self._commands, self._folder)
         names = runtime.names
         self._events = PullLoop(
             runtime.js,
@@ -54,7 +54,7 @@ class SchedulerService:
             ExecutionServicer(
                 sessions=self._runtime.sessions,
                 catalog=self._catalog,
-                starts=self._starts,
+                commands=self._commands,
                 notifier=self._notifier,
             ),
             server,

@@ -35,6 +35,12 @@ _URL_USERINFO_RE = re.compile(
 )
 
 
+# A secret shorter than this is not replaced wherever it occurs: masking every "x" in a
+# message destroys the message and hides nothing (such a password is no secret to guess).
+# password=… settings and URL passwords are still masked whatever their length.
+MIN_VERBATIM = 4
+
+
 def scrub(text: str, secrets: Iterable[str]) -> str:
     """Return ``text`` with every secret, and every password-looking setting, replaced by ***.
 
@@ -42,7 +48,9 @@ def scrub(text: str, secrets: Iterable[str]) -> str:
     SQL-quoted forms a driver may echo it in; then ``password=…``/``pwd=…`` values and URL
     passwords are masked whatever they hold, for secrets the caller did not know about.
     """
-    variants = {form for secret in secrets if secret for form in _forms(secret)}
+    variants = {
+        form for secret in secrets if len(secret) >= MIN_VERBATIM for form in _forms(secret)
+    }
     if variants:
         # Longest first, in one pass: replacing "abc" before "abcdef" would leave "***def".
         alternatives = sorted(variants, key=len, reverse=True)

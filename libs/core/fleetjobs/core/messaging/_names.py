@@ -31,6 +31,11 @@ class Names:
     def result_outcomes(self) -> str:
         return f"{self.prefix}.events.result"
 
+    @property
+    def stops(self) -> str:
+        """Plain NATS (no stream): every executor hears every stop."""
+        return f"{self.prefix}.control.stop"
+
     # Streams (work queues: a message is gone once one consumer acknowledged it).
     @property
     def starts_stream(self) -> str:

@@ -21,6 +21,7 @@ from typing import Any
 
 from fleetjobs.core.sql import CanonicalType
 from fleetjobs.executor.connectors._base import Column, ResultSet, ScriptError
+from fleetjobs.executor.connectors._stopping import TIMED_OUT, attempt_stop
 
 DEFAULT_CONNECT_TIMEOUT_SECONDS = 15
 
@@ -71,32 +72,58 @@ def option_flag(options: Mapping[str, str], key: str) -> bool | None:
 
 
 class Deadline:
-    """Calls `cancel` once if the script is still running after `seconds`.
+    """Calls `cancel` once if the script is still running after `seconds`, or as soon as the
+    attempt's StopSignal fires (StopJobExecution, the job timeout).
 
     One deadline covers the whole script rather than each statement: that is what the task's
-    timeout promises. `expired` tells the caller to report a timeout whatever the driver
-    raised (or did not raise: a killed MySQL SLEEP() just returns 1).
+    timeout promises. `expired` tells the caller to report the timeout or the stop whatever
+    the driver raised (or did not raise: a killed MySQL SLEEP() just returns 1); `error()`
+    is that report.
     """
 
     def __init__(self, seconds: float, cancel: Callable[[], object]) -> None:
+        self._seconds = seconds
         self._cancel = cancel
         self._expired = threading.Event()
+        self._stopped: str | None = None
         self._timer = threading.Timer(max(seconds, 0.0), self._fire)
         self._timer.daemon = True
+        self._signal = attempt_stop.get()
 
     @property
     def expired(self) -> bool:
         return self._expired.is_set()
 
+    def error(self, detail: str = "", messages: Sequence[str] = ()) -> ScriptError:
+        if self._stopped is not None:
+            text = f"the script was cancelled: the execution {self._stopped}"
+            error_class = "timeout" if self._stopped == TIMED_OUT else "canceled"
+            return ScriptError(text, error_class=error_class, messages=messages)
+        return timeout_error(self._seconds, detail, messages)
+
     def _fire(self) -> None:
+        if self._expired.is_set():
+            return
         self._expired.set()
         # The cancel runs on the timer thread, where an exception would only be printed: a
         # failed cancel still leaves `expired` set, and the script thread reports the timeout.
         with contextlib.suppress(Exception):
             self._cancel()
 
+    def _stop(self, reason: str) -> None:
+        self._stopped = reason
+        self._expired.set()
+        with contextlib.suppress(Exception):
+            self._cancel()
+
     def __enter__(self) -> Deadline:
+        if self._signal is not None and self._signal.reason is not None:
+            # Stopped before it began (it waited for a server slot): do not start it at all.
+            self._stopped = self._signal.reason
+            raise self.error()
         self._timer.start()
+        if self._signal is not None:
+            self._signal.register(self._stop)
         return self
 
     def __exit__(
@@ -106,6 +133,8 @@ class Deadline:
         tb: TracebackType | None,
     ) -> None:
         self._timer.cancel()
+        if self._signal is not None:
+            self._signal.unregister(self._stop)
 
 
 def timeout_error(seconds: float, detail: str = "", messages: Sequence[str] = ()) -> ScriptError:

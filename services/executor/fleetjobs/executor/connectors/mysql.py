@@ -33,7 +33,6 @@ from fleetjobs.executor.connectors._support import (
     classify_mysql_errno,
     connect_timeout,
     refuse,
-    timeout_error,
 )
 
 __all__ = ["MysqlConnector", "mysql_type_to_canonical"]
@@ -132,12 +131,12 @@ class MysqlConnector:
                     messages = _warnings(cursor)
             except pymysql.Error as error:
                 if deadline.expired:
-                    raise timeout_error(timeout_seconds, _message(error, secrets)) from None
+                    raise deadline.error(_message(error, secrets)) from None
                 raise _script_error(error, secrets) from None
             if deadline.expired:
                 # KILL can land without an error reaching us (a killed SLEEP() returns 1),
                 # so whatever came back may be cut short.
-                raise timeout_error(timeout_seconds)
+                raise deadline.error()
             return ScriptOutcome(first_result_set=first, messages=messages)
         finally:
             _close(connection)

@@ -36,7 +36,6 @@ from fleetjobs.executor.connectors._support import (
     odbc_messages,
     python_type_to_canonical,
     refuse,
-    timeout_error,
 )
 
 __all__ = ["OdbcConnector", "build_odbc_connection_string", "classify_odbc_error"]
@@ -182,12 +181,12 @@ def run_batches(
             with deadline:
                 for batch in batches:
                     if deadline.expired:
-                        raise timeout_error(timeout_seconds, messages=messages)
+                        raise deadline.error(messages=messages)
                     first = _run_batch(cursor, batch, first, messages.extend)
         except pyodbc.Error as error:
             if deadline.expired:
                 detail = odbc_error(error, secrets).message
-                raise timeout_error(timeout_seconds, detail, messages) from None
+                raise deadline.error(detail, messages) from None
             failure = odbc_error(error, secrets)
             failure.messages = messages + failure.messages
             raise failure from None

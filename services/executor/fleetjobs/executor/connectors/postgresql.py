@@ -39,7 +39,6 @@ from fleetjobs.executor.connectors._support import (
     classify_sqlstate,
     connect_timeout,
     refuse,
-    timeout_error,
 )
 
 __all__ = ["PostgresqlConnector", "postgres_type_to_canonical"]
@@ -166,9 +165,7 @@ class PostgresqlConnector:
                     first = _first_result_set(cursor)
             except psycopg.Error as error:
                 if deadline.expired:
-                    raise timeout_error(
-                        timeout_seconds, scrub(str(error), secrets), notices
-                    ) from None
+                    raise deadline.error(scrub(str(error), secrets), notices) from None
                 raise _script_error(error, secrets, notices) from None
             return ScriptOutcome(first_result_set=first, messages=notices)
         finally:

@@ -29,7 +29,6 @@ from fleetjobs.executor.connectors._support import (
     Deadline,
     build_result_set,
     refuse,
-    timeout_error,
 )
 
 __all__ = ["SqliteConnector", "infer_sqlite_type", "resolve_database_path"]
@@ -123,7 +122,7 @@ class SqliteConnector:
                         # interrupt() only stops a statement that is running; one that
                         # starts after the deadline is stopped here.
                         if deadline.expired:
-                            raise timeout_error(timeout_seconds)
+                            raise deadline.error()
                         cursor.execute(statement)
                         if first is None and cursor.description is not None:
                             names = [column[0] for column in cursor.description]
@@ -140,7 +139,7 @@ class SqliteConnector:
                         "it is outside the SQLite root"
                     ) from None
                 if deadline.expired:
-                    raise timeout_error(timeout_seconds, str(error)) from None
+                    raise deadline.error(str(error)) from None
                 raise _script_error(error) from None
             return ScriptOutcome(first_result_set=first)
         finally:

@@ -20,6 +20,7 @@ from fleetjobs.core.db.models import (
     AttemptRow,
     ChildExecutionRow,
     ExecutionSnapshotRow,
+    ParentExecutionRow,
     WorkerRow,
 )
 from fleetjobs.core.lifecycle import Lifecycle
@@ -29,7 +30,7 @@ class Begin(Enum):
     RUN = "run"  # attempt recorded: run it
     DROP = "drop"  # nothing to do (terminal, unknown, a duplicate of a live attempt)
     WAIT = "wait"  # a retry whose delay has not passed yet
-    TIMED_OUT = "timed_out"  # the deadline passed before the attempt could start
+    ENDED = "ended"  # stopped, or past the job timeout, before the attempt could start
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,21 @@ class ExecutorRepository:
     ) -> None:
         self._session.add(snapshot)
         self._session.add_all(children)
+
+    async def busy_targets(self, job_name: str, target_ids: Sequence[str]) -> dict[str, str]:
+        """target id → the parent whose child still runs there, for this job's executions."""
+        if not target_ids:
+            return {}
+        result = await self._session.execute(
+            select(ChildExecutionRow.target_id, ChildExecutionRow.parent_job_execution_id).where(
+                ChildExecutionRow.job_name == job_name,
+                ChildExecutionRow.target_id.in_(list(target_ids)),
+                ChildExecutionRow.lifecycle.in_(
+                    [Lifecycle.CREATED, Lifecycle.IN_PROGRESS, Lifecycle.WAITING_FOR_RETRY]
+                ),
+            )
+        )
+        return dict(result.all())
 
     async def children_in(
         self, parent_id: str, lifecycles: Sequence[Lifecycle]
@@ -86,6 +102,36 @@ class ExecutorRepository:
         snapshot = await self._session.get(ExecutionSnapshotRow, child.parent_job_execution_id)
         if snapshot is None:
             return BeginOutcome(Begin.DROP, child=child, reason="no snapshot")
+        stop = await self.stop_lifecycle(child.parent_job_execution_id)
+        if stop is None and now >= snapshot.deadline:
+            stop = Lifecycle.TIMED_OUT
+        if stop is not None:
+            if lifecycle is Lifecycle.IN_PROGRESS:
+                current = await self._attempt(child_id, child.current_attempt)
+                if current is not None and await self._worker_alive(
+                    current.worker_id, worker_stale_before
+                ):
+                    # Its worker cancels it and records the end itself.
+                    return BeginOutcome(Begin.DROP, child=child, reason="stopping elsewhere")
+                if current is not None:
+                    await self._end_attempt(
+                        current,
+                        lifecycle=stop,
+                        message=_stop_message(stop),
+                        error_class="canceled",
+                        now=now,
+                    )
+            await self._session.execute(
+                update(ChildExecutionRow)
+                .where(ChildExecutionRow.job_execution_id == child_id)
+                .values(
+                    lifecycle=stop,
+                    message=_stop_message(stop),
+                    end_time=now,
+                    next_attempt_at=None,
+                )
+            )
+            return BeginOutcome(Begin.ENDED, child=child, snapshot=snapshot)
         retry_at = child.next_attempt_at
         if lifecycle is Lifecycle.WAITING_FOR_RETRY and retry_at is not None and retry_at > now:
             return BeginOutcome(Begin.WAIT, child=child, snapshot=snapshot, wait=retry_at - now)
@@ -104,18 +150,6 @@ class ExecutorRepository:
                     error_class="worker_lost",
                     now=now,
                 )
-        if now >= snapshot.deadline:
-            await self._session.execute(
-                update(ChildExecutionRow)
-                .where(ChildExecutionRow.job_execution_id == child_id)
-                .values(
-                    lifecycle=Lifecycle.TIMED_OUT,
-                    message="the job timeout passed before the next attempt",
-                    end_time=now,
-                    next_attempt_at=None,
-                )
-            )
-            return BeginOutcome(Begin.TIMED_OUT, child=child, snapshot=snapshot)
         attempt = child.current_attempt + 1
         child.current_attempt = attempt
         child.lifecycle = Lifecycle.IN_PROGRESS
@@ -140,6 +174,16 @@ class ExecutorRepository:
             )
         )
         return BeginOutcome(Begin.RUN, child=child, snapshot=snapshot, attempt=attempt)
+
+    async def stop_lifecycle(self, parent_id: str) -> Lifecycle | None:
+        """CANCELED or TIMED_OUT once the scheduler stopped the parent (its row, read here)."""
+        result = await self._session.execute(
+            select(ParentExecutionRow.stop_lifecycle).where(
+                ParentExecutionRow.job_execution_id == parent_id
+            )
+        )
+        stop = result.scalar_one_or_none()
+        return Lifecycle(stop) if stop else None
 
     async def _attempt(self, child_id: str, attempt: int) -> AttemptRow | None:
         result = await self._session.execute(
@@ -214,7 +258,12 @@ class ExecutorRepository:
         messages: list[str],
         retry_at: datetime | None,
         now: datetime,
-    ) -> bool:
+    ) -> Lifecycle | None:
+        """The child's lifecycle after the failure, or None when the attempt was fenced."""
+        stop = await self.stop_lifecycle(await self._parent_id(child_id))
+        if stop is not None:
+            # Whatever the attempt died of, its execution was stopped: that is the end.
+            child_lifecycle, retry_at = stop, None
         terminal = child_lifecycle.terminal
         if not await self._fenced_child_update(
             child_id,
@@ -224,17 +273,17 @@ class ExecutorRepository:
             next_attempt_at=retry_at,
             end_time=now if terminal else None,
         ):
-            return False
+            return None
         await self._update_attempt(
             child_id,
             attempt,
-            lifecycle=Lifecycle.FAILED,
+            lifecycle=stop or Lifecycle.FAILED,
             message=message,
             error_class=error_class,
             messages=messages,
             end_time=now,
         )
-        return True
+        return child_lifecycle
 
     async def record_result_outcome(
         self,
@@ -251,7 +300,7 @@ class ExecutorRepository:
             return await self.record_success(
                 child_id, attempt, rows=rows, messages=messages, now=now
             )
-        return await self.record_failure(
+        ended = await self.record_failure(
             child_id,
             attempt,
             child_lifecycle=Lifecycle.FAILED,
@@ -261,10 +310,41 @@ class ExecutorRepository:
             retry_at=None,
             now=now,
         )
+        return ended is not None
+
+    async def _parent_id(self, child_id: str) -> str:
+        return await self.parent_of(child_id) or ""
 
     async def parent_of(self, child_id: str) -> str | None:
         child = await self._session.get(ChildExecutionRow, child_id)
         return child.parent_job_execution_id if child is not None else None
+
+    # Stops.
+    async def end_unstarted_children(
+        self, parent_id: str, stop: Lifecycle, *, now: datetime
+    ) -> int:
+        """Children of a stopped parent that are not running end now; returns how many."""
+        result = await self._session.execute(
+            update(ChildExecutionRow)
+            .where(
+                ChildExecutionRow.parent_job_execution_id == parent_id,
+                ChildExecutionRow.lifecycle.in_([Lifecycle.CREATED, Lifecycle.WAITING_FOR_RETRY]),
+            )
+            .values(lifecycle=stop, message=_stop_message(stop), end_time=now, next_attempt_at=None)
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
+    async def stopping_parents(self) -> list[tuple[str, Lifecycle]]:
+        """Parents the scheduler stopped that have not ended yet."""
+        result = await self._session.execute(
+            select(ParentExecutionRow.job_execution_id, ParentExecutionRow.stop_lifecycle)
+            .where(
+                ParentExecutionRow.stop_lifecycle.is_not(None),
+                ParentExecutionRow.active.is_(True),
+            )
+            .limit(500)
+        )
+        return [(parent_id, Lifecycle(stop)) for parent_id, stop in result.all() if stop]
 
     # Workers.
     async def heartbeat(
@@ -295,3 +375,9 @@ class ExecutorRepository:
             .order_by(WorkerRow.started_time)
         )
         return result.scalars().all()
+
+
+def _stop_message(stop: Lifecycle) -> str:
+    if stop is Lifecycle.TIMED_OUT:
+        return "the job timeout passed before this database finished"
+    return "the execution was stopped before this database finished"

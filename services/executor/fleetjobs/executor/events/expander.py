@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from nats.aio.msg import Msg
 from sqlalchemy.exc import IntegrityError
@@ -122,6 +122,13 @@ class Expander:
         )
         root = await self._catalog.get_target(job.target_id)
         databases = await expand_target(root, self._catalog.list_children)
+        busy: dict[str, str] = {}
+        if not job.allow_concurrent_executions:
+            # The seeds: a database an earlier execution of this job still runs on is skipped.
+            async with self._sessions() as session:
+                busy = await ExecutorRepository(session).busy_targets(
+                    job.name, [d.target_id for d in databases]
+                )
         now = utcnow()
         snapshot = ExecutionSnapshotRow(
             job_execution_id=start.job_execution_id,
@@ -132,18 +139,24 @@ class Expander:
             credential_name=job.credential_name,
             policy=policy.to_json(),
             result_destination=destination_json(job),
+            allow_concurrent_executions=job.allow_concurrent_executions,
             deadline=now + timedelta(milliseconds=policy.job_timeout_ms),
             create_time=now,
         )
-        return snapshot, [self._child(start, job, d, now) for d in databases]
+        return snapshot, [
+            self._child(start, job, d, now, busy_with=busy.get(d.target_id)) for d in databases
+        ]
 
     @staticmethod
     def _child(
         start: events_pb2.StartExecution,
         job: resources.Job,
         database: DatabaseToRun,
-        now: object,
+        now: datetime,
+        *,
+        busy_with: str | None,
     ) -> ChildExecutionRow:
+        skipped = busy_with is not None
         return ChildExecutionRow(
             job_execution_id=str(uuid.uuid4()),
             parent_job_execution_id=start.job_execution_id,
@@ -154,8 +167,13 @@ class Expander:
             port=database.port,
             database_name=database.database_name,
             options=database.options,
-            lifecycle=Lifecycle.CREATED,
-            message="",
+            lifecycle=Lifecycle.SKIPPED if skipped else Lifecycle.CREATED,
+            message=(
+                f"skipped: execution {busy_with} of this job is still running on this database"
+                if skipped
+                else ""
+            ),
             current_attempt=0,
             create_time=now,
+            end_time=now if skipped else None,
         )

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
@@ -40,11 +40,13 @@ class Maintenance:
         *,
         worker_id: str,
         in_flight: Callable[[], int],
+        sweep_stops: Callable[[], Awaitable[None]],
     ) -> None:
         self._sessions = sessions
         self._publisher = publisher
         self._worker_id = worker_id
         self._in_flight = in_flight
+        self._sweep_stops = sweep_stops
         self._host = socket.gethostname()
         self._started = utcnow()
         self._stopping = asyncio.Event()
@@ -84,6 +86,7 @@ class Maintenance:
             beats += 1
             try:
                 await self.heartbeat()
+                await self._sweep_stops()
                 if beats % RECONCILE_EVERY_HEARTBEATS == 0:
                     await self.reconcile_once()
             except Exception as error:  # the next beat tries again

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -33,6 +34,7 @@ from fleetjobs.executor.connectors import (
     ScriptError,
     ScriptOutcome,
 )
+from fleetjobs.executor.connectors._stopping import StopSignal, attempt_stop
 from fleetjobs.executor.db.executions import Begin, BeginOutcome
 from fleetjobs.executor.db.group_commit import GroupCommit
 from fleetjobs.executor.domain.policy import AfterFailure, EffectivePolicy, decide_after_failure
@@ -79,6 +81,20 @@ class TaskRunner:
         # thread (asyncio's default pool has only cores + 4).
         self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="attempt")
         self._running: set[asyncio.Task[None]] = set()
+        # child id → (parent id, its stop signal), for the attempts running their script.
+        self._running_attempts: dict[str, tuple[str, StopSignal]] = {}
+
+    def stop_parent(self, parent_id: str, reason: str) -> int:
+        """Cancels the running statements of `parent_id`'s attempts here; returns how many."""
+        stopped = 0
+        for running_parent, signal in list(self._running_attempts.values()):
+            if running_parent == parent_id:
+                signal.stop(reason)
+                stopped += 1
+        return stopped
+
+    def running_parents(self) -> set[str]:
+        return {parent for parent, _ in self._running_attempts.values()}
 
     @property
     def in_flight(self) -> int:
@@ -140,11 +156,15 @@ class TaskRunner:
         begin = await self._begin(task)
         if begin.kind is Begin.RUN:
             assert begin.child is not None and begin.snapshot is not None
+            signal = StopSignal()
+            self._running_attempts[task.job_execution_id] = (task.parent_job_execution_id, signal)
             try:
                 async with self._slot(task):
-                    outcome = await self._attempt(begin.child, begin.snapshot, secrets)
+                    outcome = await self._attempt(begin.child, begin.snapshot, secrets, signal)
             except ScriptError as error:
                 failure = error
+            finally:
+                del self._running_attempts[task.job_execution_id]
         if begin.kind is Begin.DROP:
             log.debug("task dropped", extra={"reason": begin.reason})
             await message.ack()
@@ -153,7 +173,7 @@ class TaskRunner:
             await message.nak(delay=max(begin.wait.total_seconds(), 0.01))
             return
         assert begin.child is not None and begin.snapshot is not None
-        if begin.kind is Begin.TIMED_OUT:
+        if begin.kind is Begin.ENDED:
             self._publisher.parent_changed(task.parent_job_execution_id)
             await message.ack()
             return
@@ -194,7 +214,11 @@ class TaskRunner:
                 await message.in_progress()
 
     async def _attempt(
-        self, child: ChildExecutionRow, snapshot: ExecutionSnapshotRow, secrets: list[str]
+        self,
+        child: ChildExecutionRow,
+        snapshot: ExecutionSnapshotRow,
+        secrets: list[str],
+        signal: StopSignal,
     ) -> ScriptOutcome:
         connector = self._connectors.get(child.engine)
         if connector is None:
@@ -222,11 +246,13 @@ class TaskRunner:
         loop = asyncio.get_running_loop()
 
         def run() -> ScriptOutcome:
+            # In the fresh context this runs in, the connector's Deadline finds the signal.
+            attempt_stop.set(signal)
             return connector.run_script(
                 address, login, snapshot.command_text, timeout_seconds=timeout
             )
 
-        return await loop.run_in_executor(self._pool, run)
+        return await loop.run_in_executor(self._pool, contextvars.Context().run, run)
 
     async def _succeeded(
         self,
@@ -317,7 +343,7 @@ class TaskRunner:
             "attempt failed",
             extra={"attempt": attempt, "error_class": error.error_class, "next": lifecycle.value},
         )
-        current = await self._writes.run(
+        ended = await self._writes.run(
             lambda repository: repository.record_failure(
                 child.job_execution_id,
                 attempt,
@@ -329,12 +355,13 @@ class TaskRunner:
                 now=now,
             )
         )
-        if not current:
+        if ended is None:
             # Fenced: this attempt was taken over; its owner now decides about the message.
             log.info("late write from a superseded attempt rejected", extra={"attempt": attempt})
             return
         self._publisher.parent_changed(child.parent_job_execution_id)
-        if decision.action is AfterFailure.RETRY and decision.retry_at is not None:
+        # A stopped execution overrides the policy's decision (record_failure saw the stop).
+        if ended is Lifecycle.WAITING_FOR_RETRY and decision.retry_at is not None:
             await message.nak(delay=_seconds_until(decision.retry_at, now))
         else:
             await message.ack()

@@ -26,19 +26,35 @@ class ResultSetRepository:
         )
         return result.scalar_one_or_none() is not None
 
-    async def current_attempts(self, attempts: Iterable[tuple[str, int]]) -> set[tuple[str, int]]:
+    async def current_attempts(
+        self, attempts: Iterable[tuple[str, int]]
+    ) -> dict[tuple[str, int], str | None]:
         """Of the (child, attempt) pairs, those whose attempt is still the child's current one
-        and running: `attempt_is_current` for many batches in one query."""
+        and running, each with its parent's stop (CANCELED, TIMED_OUT) or None: the fence
+        for many batches in one query."""
         wanted = set(attempts)
         if not wanted:
-            return set()
+            return {}
         result = await self._session.execute(
-            select(ChildExecutionRow.job_execution_id, ChildExecutionRow.current_attempt).where(
+            select(
+                ChildExecutionRow.job_execution_id,
+                ChildExecutionRow.current_attempt,
+                ParentExecutionRow.stop_lifecycle,
+            )
+            .join(
+                ParentExecutionRow,
+                ParentExecutionRow.job_execution_id == ChildExecutionRow.parent_job_execution_id,
+            )
+            .where(
                 ChildExecutionRow.job_execution_id.in_(sorted({child for child, _ in wanted})),
                 ChildExecutionRow.lifecycle == Lifecycle.IN_PROGRESS,
             )
         )
-        return {(child, attempt) for child, attempt in result.all()} & wanted
+        return {
+            (child, attempt): stop
+            for child, attempt, stop in result.all()
+            if (child, attempt) in wanted
+        }
 
     async def save(self, row: ResultSetRow) -> None:
         """One record per child: a later attempt's write replaces the earlier one's, as its

@@ -129,7 +129,7 @@ class BatchWriter:
         if not pending:
             return
         try:
-            live = await self._fence(pending)
+            live, stopped = await self._fence(pending)
         except Exception:
             log.exception("fencing result batches failed; redelivered later")
             await asyncio.gather(*(self._nak(item) for item in pending))
@@ -141,14 +141,14 @@ class BatchWriter:
             groups.setdefault(key, []).append(item)
         await asyncio.gather(*(self._write_group(group) for group in groups.values()))
         await self._record([item for item in live if item.rows_written is not None])
-        await asyncio.gather(*(self._finish(item) for item in live))
+        await asyncio.gather(*(self._finish(item) for item in live + stopped))
 
     async def close(self) -> None:
         self._pool.shutdown(wait=True)
         for destination in self._destinations.values():
             destination.engine.dispose()
 
-    async def _fence(self, pending: list[_Pending]) -> list[_Pending]:
+    async def _fence(self, pending: list[_Pending]) -> tuple[list[_Pending], list[_Pending]]:
         """Terminates the batches of attempts that are no longer current (a stalled worker's
         result, redelivered after a retry started) and returns the others."""
         async with self._sessions() as session:
@@ -156,16 +156,25 @@ class BatchWriter:
                 (item.batch.job_execution_id, item.batch.attempt) for item in pending
             )
         live: list[_Pending] = []
+        stopped: list[_Pending] = []
         for item in pending:
-            if (item.batch.job_execution_id, item.batch.attempt) in current:
-                live.append(item)
+            key = (item.batch.job_execution_id, item.batch.attempt)
+            if key in current:
+                stop = current[key]
+                if stop is None:
+                    live.append(item)
+                else:
+                    # No row is written once the execution is stopped; the failed outcome
+                    # lets the executor end the child with the stop's lifecycle.
+                    item.refusal = f"the execution was stopped ({stop}); its rows were not written"
+                    stopped.append(item)
                 continue
             with bind_context(**item.context()):
                 log.info(
                     "batch of a superseded attempt rejected", extra={"attempt": item.batch.attempt}
                 )
             await item.message.term()
-        return live
+        return live, stopped
 
     async def _write_group(self, group: list[_Pending]) -> None:
         """Writes batches going to the same destination table; sets each one's fate."""

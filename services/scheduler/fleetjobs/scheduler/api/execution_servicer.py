@@ -17,16 +17,16 @@ from fleetjobs.core.db import utcnow
 from fleetjobs.core.db.models import ParentExecutionRow
 from fleetjobs.core.grpc import (
     PageRequest,
+    failed_precondition,
     invalid_argument,
     not_found,
     unavailable,
-    unimplemented,
 )
 from fleetjobs.core.lifecycle import Lifecycle
 from fleetjobs.scheduler.api.convert import attempt_to_proto, child_to_proto, parent_to_proto
 from fleetjobs.scheduler.db.executions import ExecutionReadModel, ParentRepository
+from fleetjobs.scheduler.events.commands import CommandPublisher
 from fleetjobs.scheduler.events.notifier import ChangeNotifier
-from fleetjobs.scheduler.events.starts import StartPublisher
 from fleetjobs.v1 import execution_resources_pb2 as resources
 from fleetjobs.v1 import execution_service_pb2 as pb
 from fleetjobs.v1 import execution_service_pb2_grpc as pb_grpc
@@ -51,12 +51,12 @@ class ExecutionServicer(pb_grpc.ExecutionServiceServicer):
         *,
         sessions: async_sessionmaker[AsyncSession],
         catalog: CatalogClient,
-        starts: StartPublisher,
+        commands: CommandPublisher,
         notifier: ChangeNotifier,
     ) -> None:
         self._sessions = sessions
         self._catalog = catalog
-        self._starts = starts
+        self._commands = commands
         self._notifier = notifier
 
     async def StartJobExecution(
@@ -102,7 +102,7 @@ class ExecutionServicer(pb_grpc.ExecutionServiceServicer):
             return pb.StartJobExecutionResponse(job_execution=parent_to_proto(existing))
         # The parent is recorded before the start is published: if the publish is lost the
         # reconciler republishes it, never the other way round.
-        await self._starts.publish_start(row.job_execution_id, row.job_name)
+        await self._commands.publish_start(row.job_execution_id, row.job_name)
         return pb.StartJobExecutionResponse(job_execution=parent_to_proto(row))
 
     async def _by_request_id(self, request_id: str) -> ParentExecutionRow | None:
@@ -112,7 +112,44 @@ class ExecutionServicer(pb_grpc.ExecutionServiceServicer):
     async def StopJobExecution(
         self, request: pb.StopJobExecutionRequest, context: grpc.aio.ServicerContext
     ) -> pb.StopJobExecutionResponse:
-        raise unimplemented("StopJobExecution is planned (issue: executions under failure)")
+        execution_id = request.job_execution_id
+        _require_uuid("job_execution_id", execution_id)
+        async with self._sessions() as session:
+            parents = ParentRepository(session)
+            parent = await parents.get(execution_id)
+            if parent is None:
+                child = await ExecutionReadModel(session).child(execution_id)
+                if child is not None:
+                    raise invalid_argument(
+                        [
+                            (
+                                "job_execution_id",
+                                "is a child execution; stop its parent "
+                                f"{child.parent_job_execution_id}, which stops every child",
+                            )
+                        ]
+                    )
+                raise not_found("job execution", execution_id)
+            lifecycle = Lifecycle(parent.lifecycle)
+            if lifecycle.terminal:
+                raise failed_precondition(
+                    f"job execution {execution_id} already ended {lifecycle.value}",
+                    reason="EXECUTION_FINISHED",
+                )
+            if parent.stop_lifecycle is None:
+                await parents.request_stop(
+                    execution_id,
+                    lifecycle=Lifecycle.CANCELED,
+                    # Not expanded yet: nothing runs, so the parent ends here and now.
+                    end_now=await ExecutionReadModel(session).snapshot(execution_id) is None,
+                    now=utcnow(),
+                )
+                await session.commit()
+            parent = await parents.get(execution_id)
+        assert parent is not None
+        await self._commands.publish_stop(execution_id, Lifecycle.CANCELED)
+        self._notifier.notify(execution_id)
+        return pb.StopJobExecutionResponse(job_execution=parent_to_proto(parent))
 
     async def _execution(
         self, session: AsyncSession, job_execution_id: str, *, include_children: bool

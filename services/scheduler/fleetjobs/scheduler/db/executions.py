@@ -45,6 +45,41 @@ class ParentRepository:
         )
         return result.scalars().all()
 
+    async def request_stop(
+        self, job_execution_id: str, *, lifecycle: Lifecycle, end_now: bool, now: datetime
+    ) -> None:
+        values: dict[str, object] = {"stop_lifecycle": lifecycle}
+        if end_now:
+            verb = "stopped" if lifecycle is Lifecycle.CANCELED else "timed out"
+            values.update(
+                lifecycle=lifecycle,
+                active=False,
+                end_time=now,
+                message=f"{verb} before any database started",
+            )
+        await self._session.execute(
+            update(ParentExecutionRow)
+            .where(ParentExecutionRow.job_execution_id == job_execution_id)
+            .values(**values)
+        )
+
+    async def past_deadline(self, now: datetime) -> Sequence[str]:
+        """Active, expanded parents whose job timeout passed and that are not stopping yet."""
+        result = await self._session.execute(
+            select(ParentExecutionRow.job_execution_id)
+            .join(
+                ExecutionSnapshotRow,
+                ExecutionSnapshotRow.job_execution_id == ParentExecutionRow.job_execution_id,
+            )
+            .where(
+                ParentExecutionRow.active.is_(True),
+                ParentExecutionRow.stop_lifecycle.is_(None),
+                ExecutionSnapshotRow.deadline < now,
+            )
+            .limit(500)
+        )
+        return result.scalars().all()
+
     async def set_state(
         self,
         job_execution_id: str,

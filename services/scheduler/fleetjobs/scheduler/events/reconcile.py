@@ -4,6 +4,7 @@
   the publish, a wiped stream): publish it again.
 - A parent still waiting although its children are all terminal missed its fold (an event
   lost with the stream): fold it again.
+- A parent past its job timeout is stopped as TIMED_OUT: executors cancel what still runs.
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ from fleetjobs.core.db import utcnow
 from fleetjobs.core.db.models import ParentExecutionRow
 from fleetjobs.core.lifecycle import Lifecycle
 from fleetjobs.scheduler.db.executions import ParentRepository
+from fleetjobs.scheduler.events.commands import CommandPublisher
 from fleetjobs.scheduler.events.fold import ParentFolder
-from fleetjobs.scheduler.events.starts import StartPublisher
 
 log = logging.getLogger(__name__)
 
@@ -32,11 +33,11 @@ class Reconciler:
     def __init__(
         self,
         sessions: async_sessionmaker[AsyncSession],
-        starts: StartPublisher,
+        commands: CommandPublisher,
         folder: ParentFolder,
     ) -> None:
         self._sessions = sessions
-        self._starts = starts
+        self._commands = commands
         self._folder = folder
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -76,8 +77,19 @@ class Reconciler:
                 .scalars()
                 .all()
             )
+        async with self._sessions() as session:
+            parents = ParentRepository(session)
+            overdue = await parents.past_deadline(utcnow())
+            for parent_id in overdue:
+                await parents.request_stop(
+                    parent_id, lifecycle=Lifecycle.TIMED_OUT, end_now=False, now=utcnow()
+                )
+            await session.commit()
+        for parent_id in overdue:
+            log.info("job timeout passed; stopping", extra={"job_execution_id": parent_id})
+            await self._commands.publish_stop(parent_id, Lifecycle.TIMED_OUT)
         for parent in stale:
             log.info("republishing start", extra={"job_execution_id": parent.job_execution_id})
-            await self._starts.publish_start(parent.job_execution_id, parent.job_name)
+            await self._commands.publish_start(parent.job_execution_id, parent.job_name)
         for parent_id in waiting:
             await self._folder.fold_parent(parent_id)

@@ -25,6 +25,7 @@ class ExecutionSnapshotRow(Base):
     credential_name: Mapped[str] = mapped_column(String(128), default="")
     policy: Mapped[dict[str, Any]] = mapped_column(JSON)
     result_destination: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    allow_concurrent_executions: Mapped[bool] = mapped_column(default=False)
     deadline: Mapped[datetime]
     create_time: Mapped[datetime]
 

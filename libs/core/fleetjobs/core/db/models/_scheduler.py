@@ -24,6 +24,9 @@ class ParentExecutionRow(Base):
     # Denormalised "not terminal" flag: ListJobExecutions' default lists active ones.
     active: Mapped[bool] = mapped_column(default=True)
     message: Mapped[str] = mapped_column(Text, default="")
+    # Set by StopJobExecution (CANCELED) or the job timeout (TIMED_OUT): executors cancel the
+    # children still to run and the statements still running, and no result row is written.
+    stop_lifecycle: Mapped[str | None] = mapped_column(String(48))
     child_count: Mapped[int] = mapped_column(Integer, default=0)
     counts: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
     request_id: Mapped[str | None] = mapped_column(String(128), unique=True)

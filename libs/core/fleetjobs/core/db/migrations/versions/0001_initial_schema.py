@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-21 21:41:49.907152
+Create Date: 2026-11-21 22:02:07.995598
 """
 
 from __future__ import annotations
@@ -97,6 +97,7 @@ def upgrade() -> None:
         sa.Column("credential_name", sa.String(length=128), nullable=False),
         sa.Column("policy", sa.JSON(), nullable=False),
         sa.Column("result_destination", sa.JSON(), nullable=True),
+        sa.Column("allow_concurrent_executions", sa.Boolean(), nullable=False),
         sa.Column("deadline", sa.DateTime(timezone=True), nullable=False),
         sa.Column("create_time", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("job_execution_id", name=op.f("pk_execution_snapshots")),
@@ -121,6 +122,7 @@ def upgrade() -> None:
         sa.Column("lifecycle", sa.String(length=48), nullable=False),
         sa.Column("active", sa.Boolean(), nullable=False),
         sa.Column("message", sa.Text(), nullable=False),
+        sa.Column("stop_lifecycle", sa.String(length=48), nullable=True),
         sa.Column("child_count", sa.Integer(), nullable=False),
         sa.Column("counts", sa.JSON(), nullable=False),
         sa.Column("request_id", sa.String(length=128), nullable=True),
