@@ -4,6 +4,7 @@ busy databases; retries follow the policy's growing delays."""
 
 from __future__ import annotations
 
+import itertools
 import time
 import uuid
 from collections.abc import Iterator
@@ -213,7 +214,7 @@ def test_retries_follow_the_policy_delays(suite: RunningSuite) -> None:
     )
     assert [a.attempt for a in attempts] == [1, 2, 3, 4]
     starts = [a.start_time.ToDatetime().timestamp() for a in attempts]
-    gaps = [later - earlier for earlier, later in zip(starts, starts[1:], strict=False)]
+    gaps = [later - earlier for earlier, later in itertools.pairwise(starts)]
     # The delay before attempt n is 1 s × 2^(n−2), capped at 4 s: 1, 2, 4. Each gap is at
     # least its delay; a gap can only be longer (the attempt itself takes time).
     for gap, delay in zip(gaps, (1.0, 2.0, 4.0), strict=True):
