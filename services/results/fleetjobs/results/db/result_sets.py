@@ -41,7 +41,7 @@ class ResultSetRepository:
                 ChildExecutionRow.current_attempt,
                 ParentExecutionRow.stop_lifecycle,
             )
-            .join(
+            .outerjoin(
                 ParentExecutionRow,
                 ParentExecutionRow.job_execution_id == ChildExecutionRow.parent_job_execution_id,
             )
