@@ -3,10 +3,7 @@ driven by grpcurl through server reflection only, no secret left anywhere, `make
 
 from __future__ import annotations
 
-import json
-import os
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,58 +12,8 @@ from typing import Any
 import pytest
 
 from fleetjobs.testing._fleet import Login, mariadb_login_with_databases, new_login
-from fleetjobs.testing._servers import free_port
-
-ROOT = Path(__file__).resolve().parents[2]
-GRPCURL = str(Path(sys.executable).with_name("grpcurl"))
-SERVICES = ("catalog", "scheduler", "executor", "results")
-
-
-class LauncherSuite:
-    def __init__(self, state_dir: Path) -> None:
-        self.state_dir = state_dir
-        self.addresses = {name: f"127.0.0.1:{free_port()}" for name in SERVICES}
-        self.env = {
-            key: value for key, value in os.environ.items() if not key.startswith("FLEETJOBS_")
-        }
-        self.env["FLEETJOBS_STATE_DIR"] = str(state_dir)
-        for name, address in self.addresses.items():
-            self.env[f"FLEETJOBS_{name.upper()}_ADDR"] = address
-
-    def launcher(self, command: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "fleetjobs.launcher", command],
-            env=self.env,
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=180,
-            check=False,
-        )
-
-    def pids(self) -> dict[str, int]:
-        run = self.state_dir / "run"
-        return {p.stem: int(p.read_text()) for p in sorted(run.glob("*.pid"))}
-
-    def grpcurl(self, service: str, method: str, body: dict[str, Any]) -> dict[str, Any]:
-        result = subprocess.run(
-            [GRPCURL, "-plaintext", "-d", json.dumps(body), self.addresses[service], method],
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=False,
-        )
-        assert result.returncode == 0, result.stderr
-        return dict(json.loads(result.stdout or "{}"))
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    status = Path(f"/proc/{pid}/status")
-    return status.exists() and "\nState:\tZ" not in status.read_text()
+from fleetjobs.testing._launched import GRPCURL, LauncherSuite
+from fleetjobs.testing._launched import process_alive as _alive
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +24,7 @@ def launched(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LauncherSuite
     try:
         yield suite
     finally:
-        suite.launcher("stop")
+        suite.stop()
 
 
 @pytest.fixture(scope="module")

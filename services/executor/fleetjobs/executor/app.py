@@ -21,7 +21,7 @@ from fleetjobs.executor.events.outcomes import OutcomeRecorder
 from fleetjobs.executor.events.publisher import ExecutorPublisher
 from fleetjobs.executor.events.server_slots import ServerSlots
 from fleetjobs.executor.events.stops import StopHandler
-from fleetjobs.executor.events.task_runner import TASK_ACK_WAIT_SECONDS, TaskRunner
+from fleetjobs.executor.events.task_runner import TaskRunner
 from fleetjobs.v1 import executor_service_pb2, executor_service_pb2_grpc
 
 STARTS_ACK_WAIT_SECONDS = 60.0
@@ -54,6 +54,8 @@ class ExecutorApp:
             worker_id=self.worker_id,
             concurrency=settings.executor_concurrency,
             max_payload=runtime.nats.max_payload,
+            keep_alive_seconds=settings.keep_alive_interval,
+            worker_stale_seconds=settings.worker_stale_after,
         )
         self._stops = StopHandler(
             runtime.nats,
@@ -68,6 +70,10 @@ class ExecutorApp:
             worker_id=self.worker_id,
             in_flight=lambda: self._runner.in_flight,
             sweep_stops=self._stops.sweep,
+            heartbeat_seconds=settings.heartbeat_interval,
+            reconcile_seconds=settings.reconcile_interval,
+            worker_stale_seconds=settings.worker_stale_after,
+            lost_after_seconds=settings.lost_after,
         )
         expander = Expander(runtime.sessions, self._catalog, self._publisher)
         outcomes = OutcomeRecorder(self._writes, self._publisher)
@@ -94,7 +100,7 @@ class ExecutorApp:
                 config=ConsumerConfig(
                     durable_name=names.executor_tasks_consumer,
                     ack_policy=AckPolicy.EXPLICIT,
-                    ack_wait=TASK_ACK_WAIT_SECONDS,
+                    ack_wait=settings.task_ack_wait,
                     # Retries are the policy's (nak with its delay), never the broker's cap.
                     max_deliver=-1,
                     max_ack_pending=100_000,
@@ -131,6 +137,7 @@ class ExecutorApp:
                 catalog=self._catalog,
                 credentials=self._credentials,
                 in_flight=lambda: self._runner.in_flight,
+                worker_stale_seconds=self._runtime.settings.worker_stale_after,
             ),
             server,
         )

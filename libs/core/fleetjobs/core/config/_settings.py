@@ -30,6 +30,19 @@ def _int(env: Mapping[str, str], name: str, default: int, *, minimum: int = 1) -
     return value
 
 
+def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r} is not a number of seconds") from None
+    if not value > 0:
+        raise SettingsError(f"{name}={value} must be more than 0 seconds")
+    return value
+
+
 def replica_address(address: str, replica: int) -> str:
     """Replica n of a service listens on its port + 10×(n−1) (API.md)."""
     host, _, port = address.rpartition(":")
@@ -49,6 +62,36 @@ class CommonSettings:
     max_per_server: int = 16
     executor_concurrency: int = 32
     replica: int = 1
+    # Delivery and liveness, in seconds (design.md, "Truth and delivery"). The broker
+    # redelivers a task whose holder said nothing for `task_ack_wait`; a running attempt says
+    # "in progress" every third of it. An executor beats every `heartbeat_interval` and is
+    # presumed dead once its beat is older than `worker_stale_after`, which must be shorter
+    # than the ack wait so that a redelivered task finds its dead holder already stale and
+    # takes the attempt over. Every `reconcile_interval` the executor republishes work the
+    # broker lost (untouched for twice the ack wait, so never work it is still redelivering).
+    task_ack_wait: float = 30.0
+    heartbeat_interval: float = 5.0
+    worker_stale_after: float = 20.0
+    reconcile_interval: float = 30.0
+
+    def __post_init__(self) -> None:
+        if not self.heartbeat_interval < self.worker_stale_after < self.task_ack_wait:
+            raise SettingsError(
+                "FLEETJOBS_HEARTBEAT_INTERVAL < FLEETJOBS_WORKER_STALE_AFTER < "
+                "FLEETJOBS_TASK_ACK_WAIT must hold (now "
+                f"{self.heartbeat_interval:g} s, {self.worker_stale_after:g} s, "
+                f"{self.task_ack_wait:g} s): a redelivered task must find its dead holder stale"
+            )
+
+    @property
+    def keep_alive_interval(self) -> float:
+        """How often a running attempt tells the broker it is alive."""
+        return self.task_ack_wait / 3
+
+    @property
+    def lost_after(self) -> float:
+        """How long work sits untouched before the reconciler counts it as lost."""
+        return 2 * self.task_ack_wait
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> CommonSettings:
@@ -78,6 +121,10 @@ class CommonSettings:
             max_per_server=_int(env, "FLEETJOBS_MAX_PER_SERVER", 16),
             executor_concurrency=_int(env, "FLEETJOBS_EXECUTOR_CONCURRENCY", 32),
             replica=_int(env, "FLEETJOBS_REPLICA", 1),
+            task_ack_wait=_seconds(env, "FLEETJOBS_TASK_ACK_WAIT", 30.0),
+            heartbeat_interval=_seconds(env, "FLEETJOBS_HEARTBEAT_INTERVAL", 5.0),
+            worker_stale_after=_seconds(env, "FLEETJOBS_WORKER_STALE_AFTER", 20.0),
+            reconcile_interval=_seconds(env, "FLEETJOBS_RECONCILE_INTERVAL", 30.0),
         )
 
     def listen_address(self, service: str) -> str:

@@ -22,7 +22,6 @@ from fleetjobs.executor.connectors import Connector, DatabaseAddress, Login, Scr
 from fleetjobs.executor.db.executions import ExecutorRepository
 from fleetjobs.executor.domain.expansion import ENGINE_DEFAULT_PORTS
 from fleetjobs.executor.events.credentials import login_for
-from fleetjobs.executor.events.task_runner import WORKER_STALE_SECONDS
 from fleetjobs.v1 import executor_service_pb2 as pb
 from fleetjobs.v1 import executor_service_pb2_grpc as pb_grpc
 
@@ -38,8 +37,10 @@ class ExecutorServicer(pb_grpc.ExecutorServiceServicer):
         catalog: CatalogClient,
         credentials: CredentialResolver,
         in_flight: Callable[[], int],
+        worker_stale_seconds: float,
     ) -> None:
         self._sessions = sessions
+        self._worker_stale_seconds = worker_stale_seconds
         self._connectors = connectors
         self._catalog = catalog
         self._credentials = credentials
@@ -111,7 +112,7 @@ class ExecutorServicer(pb_grpc.ExecutorServiceServicer):
     async def ListWorkers(
         self, request: pb.ListWorkersRequest, context: grpc.aio.ServicerContext
     ) -> pb.ListWorkersResponse:
-        alive_after = utcnow() - timedelta(seconds=WORKER_STALE_SECONDS)
+        alive_after = utcnow() - timedelta(seconds=self._worker_stale_seconds)
         async with self._sessions() as session:
             workers = await ExecutorRepository(session).live_workers(alive_after)
         return pb.ListWorkersResponse(

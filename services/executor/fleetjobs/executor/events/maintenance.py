@@ -22,14 +22,9 @@ from fleetjobs.core.db.models import AttemptRow, ChildExecutionRow, WorkerRow
 from fleetjobs.core.lifecycle import Lifecycle
 from fleetjobs.executor.db.executions import ExecutorRepository
 from fleetjobs.executor.events.publisher import ExecutorPublisher
-from fleetjobs.executor.events.task_runner import TASK_ACK_WAIT_SECONDS, WORKER_STALE_SECONDS
 
 log = logging.getLogger(__name__)
 
-HEARTBEAT_SECONDS = 5.0
-RECONCILE_EVERY_HEARTBEATS = 6
-# Work counts as lost only after the broker would surely have redelivered it itself.
-LOST_AFTER = timedelta(seconds=2 * TASK_ACK_WAIT_SECONDS)
 
 
 class Maintenance:
@@ -41,12 +36,21 @@ class Maintenance:
         worker_id: str,
         in_flight: Callable[[], int],
         sweep_stops: Callable[[], Awaitable[None]],
+        heartbeat_seconds: float,
+        reconcile_seconds: float,
+        worker_stale_seconds: float,
+        lost_after_seconds: float,
     ) -> None:
         self._sessions = sessions
         self._publisher = publisher
         self._worker_id = worker_id
         self._in_flight = in_flight
         self._sweep_stops = sweep_stops
+        self._heartbeat_seconds = heartbeat_seconds
+        self._reconcile_seconds = reconcile_seconds
+        self._worker_stale = timedelta(seconds=worker_stale_seconds)
+        # Work counts as lost only after the broker would surely have redelivered it itself.
+        self._lost_after = timedelta(seconds=lost_after_seconds)
         self._host = socket.gethostname()
         self._started = utcnow()
         self._stopping = asyncio.Event()
@@ -76,18 +80,19 @@ class Maintenance:
             await session.commit()
 
     async def _run(self) -> None:
-        beats = 0
+        loop = asyncio.get_running_loop()
+        next_reconcile = loop.time() + self._reconcile_seconds
         while not self._stopping.is_set():
             try:
-                await asyncio.wait_for(self._stopping.wait(), HEARTBEAT_SECONDS)
+                await asyncio.wait_for(self._stopping.wait(), self._heartbeat_seconds)
                 return
             except TimeoutError:
                 pass
-            beats += 1
             try:
                 await self.heartbeat()
                 await self._sweep_stops()
-                if beats % RECONCILE_EVERY_HEARTBEATS == 0:
+                if loop.time() >= next_reconcile:
+                    next_reconcile = loop.time() + self._reconcile_seconds
                     await self.reconcile_once()
             except Exception as error:  # the next beat tries again
                 log.warning("maintenance failed", extra={"error": repr(error)})
@@ -96,8 +101,8 @@ class Maintenance:
         """Republishes tasks of children that should be moving but are not; returns how many.
         A republish of work that is in fact alive is harmless: begin_attempt drops it."""
         now = now or utcnow()
-        lost_before = now - LOST_AFTER
-        stale_workers = now - timedelta(seconds=WORKER_STALE_SECONDS)
+        lost_before = now - self._lost_after
+        stale_workers = now - self._worker_stale
         async with self._sessions() as session:
             created = (
                 (

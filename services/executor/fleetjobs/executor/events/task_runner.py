@@ -45,13 +45,11 @@ from fleetjobs.v1 import catalog_resources_pb2 as resources
 
 log = logging.getLogger(__name__)
 
-# The broker redelivers a task whose holder said nothing for this long; a running attempt
-# says "in progress" three times per window, so only a dead or frozen executor loses it.
-TASK_ACK_WAIT_SECONDS = 30.0
-KEEP_ALIVE_SECONDS = TASK_ACK_WAIT_SECONDS / 3
-# An executor whose heartbeat is older than this is presumed dead: its attempts are taken
-# over by whoever receives their task next.
-WORKER_STALE_SECONDS = 20.0
+# The broker redelivers a task whose holder said nothing for the ack wait
+# (FLEETJOBS_TASK_ACK_WAIT); a running attempt says "in progress" three times per window, so
+# only a dead or frozen executor loses it. An executor whose heartbeat is older than
+# FLEETJOBS_WORKER_STALE_AFTER is presumed dead: its attempts are taken over by whoever
+# receives their task next.
 # Room left in a NATS message for the batch's envelope and headers.
 PAYLOAD_HEADROOM = 16 * 1024
 
@@ -68,6 +66,8 @@ class TaskRunner:
         worker_id: str,
         concurrency: int,
         max_payload: int,
+        keep_alive_seconds: float,
+        worker_stale_seconds: float,
     ) -> None:
         self._writes = writes
         self._connectors = connectors
@@ -77,6 +77,8 @@ class TaskRunner:
         self._worker_id = worker_id
         self._concurrency = concurrency
         self._max_payload = max_payload
+        self._keep_alive_seconds = keep_alive_seconds
+        self._worker_stale_seconds = worker_stale_seconds
         # Blocking drivers run here; sized to the concurrency so no attempt queues for a
         # thread (asyncio's default pool has only cores + 4).
         self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="attempt")
@@ -203,13 +205,13 @@ class TaskRunner:
                 task.job_execution_id,
                 worker_id=self._worker_id,
                 now=now,
-                worker_stale_before=now - timedelta(seconds=WORKER_STALE_SECONDS),
+                worker_stale_before=now - timedelta(seconds=self._worker_stale_seconds),
             )
         )
 
     async def _keep_alive(self, message: Msg) -> None:
         while True:
-            await asyncio.sleep(KEEP_ALIVE_SECONDS)
+            await asyncio.sleep(self._keep_alive_seconds)
             with contextlib.suppress(Exception):
                 await message.in_progress()
 
