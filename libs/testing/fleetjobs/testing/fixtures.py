@@ -78,9 +78,3 @@ def make_settings(
     }
     values.update(overrides)
     return CommonSettings(**values)  # type: ignore[arg-type]
-
-
-def ensure_keys(settings: CommonSettings) -> None:
-    from fleetjobs.core.crypto import KeyStore
-
-    KeyStore.ensure(settings.keys_dir)

@@ -1,7 +1,13 @@
 """gRPC plumbing every service shares: server bootstrap (health, reflection, one log line per
 RPC, rich errors), pagination tokens and request-id de-duplication helpers."""
 
-from fleetjobs.core.grpc._convert import duration_ms, from_timestamp, to_duration, to_timestamp
+from fleetjobs.core.grpc._convert import (
+    duration_ms,
+    from_timestamp,
+    message_to_json,
+    to_duration,
+    to_timestamp,
+)
 from fleetjobs.core.grpc._errors import (
     ApiError,
     already_exists,
@@ -27,6 +33,7 @@ __all__ = [
     "failed_precondition",
     "from_timestamp",
     "invalid_argument",
+    "message_to_json",
     "not_found",
     "start_grpc_server",
     "to_duration",

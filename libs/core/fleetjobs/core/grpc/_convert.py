@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from google.protobuf import duration_pb2, timestamp_pb2
+from google.protobuf import duration_pb2, json_format, timestamp_pb2
+from google.protobuf.message import Message
 
 
 def to_timestamp(value: datetime | None) -> timestamp_pb2.Timestamp | None:
@@ -27,3 +29,11 @@ def to_duration(milliseconds: int) -> duration_pb2.Duration:
 
 def duration_ms(value: duration_pb2.Duration) -> int:
     return value.seconds * 1000 + value.nanos // 1_000_000
+
+
+def message_to_json(message: Message) -> dict[str, Any]:
+    """A message as a JSON object for a JSON column: proto field names, every field present
+    (zero values included), so the stored shape does not depend on the values."""
+    return json_format.MessageToDict(
+        message, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
+    )

@@ -62,7 +62,6 @@ async def serve_forever(
     *,
     settings: CommonSettings,
     stop: asyncio.Event,
-    address: str | None = None,
     on_listening: Callable[[int], None] | None = None,
 ) -> None:
     """Connects, serves until `stop` is set, then shuts down in the conventional order:
@@ -84,7 +83,7 @@ async def serve_forever(
     server: GrpcServer | None = None
     try:
         server = await start_grpc_server(
-            address=address or settings.listen_address(name),
+            address=settings.listen_address(name),
             register=service.register,
             service_names=service.service_names,
         )

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from fleetjobs.core.clients import CatalogClient, CatalogUnavailableError, DefinitionNotFound
 from fleetjobs.core.db import utcnow
 from fleetjobs.core.db.models import ChildExecutionRow, ExecutionSnapshotRow
-from fleetjobs.core.grpc import duration_ms
+from fleetjobs.core.grpc import duration_ms, message_to_json
 from fleetjobs.core.lifecycle import Lifecycle
 from fleetjobs.core.logs import bind_context
 from fleetjobs.events.v1 import events_pb2
@@ -44,16 +44,7 @@ def effective_policy(policy: resources.ExecutionPolicy) -> EffectivePolicy:
 def destination_json(job: resources.Job) -> dict[str, object] | None:
     if not job.HasField("result_destination"):
         return None
-    d = job.result_destination
-    return {
-        "engine": d.engine,
-        "server_name": d.server_name,
-        "port": d.port,
-        "database_name": d.database_name,
-        "schema_name": d.schema_name,
-        "table_name": d.table_name,
-        "credential_name": d.credential_name,
-    }
+    return message_to_json(job.result_destination)
 
 
 class Expander:

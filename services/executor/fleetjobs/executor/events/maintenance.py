@@ -26,7 +26,6 @@ from fleetjobs.executor.events.publisher import ExecutorPublisher
 log = logging.getLogger(__name__)
 
 
-
 class Maintenance:
     def __init__(
         self,

@@ -34,7 +34,7 @@ from fleetjobs.core.clients import CredentialRefusedError, CredentialResolver
 from fleetjobs.core.crypto import scrub
 from fleetjobs.core.db import utcnow
 from fleetjobs.core.db.models import ResultSetRow
-from fleetjobs.core.grpc import from_timestamp
+from fleetjobs.core.grpc import from_timestamp, message_to_json
 from fleetjobs.core.logs import bind_context
 from fleetjobs.core.messaging import Names, publish
 from fleetjobs.core.sql import CanonicalType, decode_rows
@@ -381,15 +381,7 @@ def _record_of(item: _Pending) -> ResultSetRow:
         engine=batch.engine,
         server_name=batch.server_name,
         database_name=batch.database_name,
-        destination={
-            "engine": destination.engine,
-            "server_name": destination.server_name,
-            "port": destination.port,
-            "database_name": destination.database_name,
-            "schema_name": destination.schema_name,
-            "table_name": destination.table_name,
-            "credential_name": destination.credential_name,
-        },
+        destination=message_to_json(destination),
         rows_written=item.rows_written,
         columns=[{"name": c.name, "type": c.type} for c in batch.columns],
         create_time=utcnow(),
