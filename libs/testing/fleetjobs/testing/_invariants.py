@@ -265,3 +265,56 @@ def _check_targets(databases: Sequence[str], settle_seconds: float) -> list[str]
     return [
         f"statement still running on {database}: {query[:120]!r}" for database, query in running
     ]
+
+
+@dataclass(frozen=True)
+class Attempt:
+    job_execution_id: str
+    database_name: str
+    attempt: int
+    lifecycle: str
+    worker_id: str
+    error_class: str
+    message: str
+
+
+def attempts_of(control_db_url: str, parent_id: str) -> list[Attempt]:
+    """Every attempt of the execution's children, by database then number."""
+    control = make_sync_engine(control_db_url)
+    try:
+        rows = _query(
+            control,
+            "SELECT job_execution_id, database_name, attempt, lifecycle, worker_id, "
+            "error_class, message FROM job_task_executions "
+            "WHERE parent_job_execution_id = :parent ORDER BY database_name, attempt",
+            parent_id,
+        )
+    finally:
+        control.dispose()
+    return [
+        Attempt(
+            job_execution_id=row[0],
+            database_name=row[1],
+            attempt=int(row[2]),
+            lifecycle=row[3],
+            worker_id=row[4] or "",
+            error_class=row[5] or "",
+            message=row[6] or "",
+        )
+        for row in rows
+    ]
+
+
+def children(control_db_url: str, parent_id: str) -> list[Child]:
+    control = make_sync_engine(control_db_url)
+    try:
+        return children_of(control, parent_id)
+    finally:
+        control.dispose()
+
+
+def process_of(worker_id: str) -> str:
+    """The launcher's name of the process a worker id belongs to: `executor-2-1a2b3c4d` →
+    `executor-2`."""
+    service, replica, _ = worker_id.split("-", 2)
+    return f"{service}-{replica}"

@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -216,3 +217,24 @@ class LauncherSuite:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"execution {job_execution_id} still running after {timeout} s")
             time.sleep(0.25)
+
+    def resume_all(self) -> None:
+        """SIGCONT to every process of the suite (a test that stopped one may have failed)."""
+        for pid in self.pids().values():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGCONT)
+
+
+@contextlib.contextmanager
+def launched_suite(
+    state_dir: Path, *, env: dict[str, str] | None = None, control_db_url: str | None = None
+) -> Iterator[LauncherSuite]:
+    """`make up` in `state_dir`, and `make stop` afterwards (whatever the test left stopped
+    is resumed first, so the launcher can stop it)."""
+    suite = LauncherSuite(state_dir, env=env, control_db_url=control_db_url)
+    try:
+        suite.up()
+        yield suite
+    finally:
+        suite.resume_all()
+        suite.stop()

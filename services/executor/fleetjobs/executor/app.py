@@ -56,6 +56,7 @@ class ExecutorApp:
             max_payload=runtime.nats.max_payload,
             keep_alive_seconds=settings.keep_alive_interval,
             worker_stale_seconds=settings.worker_stale_after,
+            ack_wait_seconds=settings.task_ack_wait,
         )
         self._stops = StopHandler(
             runtime.nats,

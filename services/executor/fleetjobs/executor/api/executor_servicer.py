@@ -18,9 +18,9 @@ from fleetjobs.core.clients import (
 from fleetjobs.core.crypto import scrub
 from fleetjobs.core.db import utcnow
 from fleetjobs.core.grpc import invalid_argument, not_found, to_timestamp, unavailable
+from fleetjobs.core.sql import DEFAULT_PORTS
 from fleetjobs.executor.connectors import Connector, DatabaseAddress, Login, ScriptError
 from fleetjobs.executor.db.executions import ExecutorRepository
-from fleetjobs.executor.domain.expansion import ENGINE_DEFAULT_PORTS
 from fleetjobs.executor.events.credentials import login_for
 from fleetjobs.v1 import executor_service_pb2 as pb
 from fleetjobs.v1 import executor_service_pb2_grpc as pb_grpc
@@ -84,7 +84,7 @@ class ExecutorServicer(pb_grpc.ExecutorServiceServicer):
         address = DatabaseAddress(
             engine=database.engine,
             server_name=database.server_name,
-            port=database.port or ENGINE_DEFAULT_PORTS.get(database.engine, 0),
+            port=database.port or DEFAULT_PORTS.get(database.engine, 0),
             database_name=database.database_name,
             options=dict(database.options),
         )

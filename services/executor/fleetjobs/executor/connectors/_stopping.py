@@ -21,18 +21,27 @@ class StopSignal:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._cancels: list[Callable[[str], None]] = []
+        self._cancelling = False
         self.reason: str | None = None
 
     def stop(self, reason: str) -> None:
-        """Cancels the running script. Calling it again cancels again: a cancel that reached
-        the server just before the statement began is lost, and the executor's sweep repeats
-        the stop until the attempt has ended."""
+        """Cancels the running script. It blocks (a driver's cancel is a network call): call
+        it from a thread, never from the event loop. Calling it again cancels again: a cancel
+        that reached the server just before the statement began is lost, and the executor's
+        sweep repeats the stop until the attempt has ended."""
         with self._lock:
             self.reason = self.reason or reason
             reason = self.reason
+            if self._cancelling:
+                return  # a cancel is on its way already (they can take seconds)
+            self._cancelling = True
             cancels = list(self._cancels)
-        for cancel in cancels:
-            cancel(reason)
+        try:
+            for cancel in cancels:
+                cancel(reason)
+        finally:
+            with self._lock:
+                self._cancelling = False
 
     def register(self, cancel: Callable[[str], None]) -> None:
         with self._lock:

@@ -41,6 +41,7 @@ class BeginOutcome:
     attempt: int = 0
     wait: timedelta = timedelta(0)
     reason: str = ""
+    running_elsewhere: bool = False
 
 
 class ExecutorRepository:
@@ -85,8 +86,17 @@ class ExecutorRepository:
 
     # Attempts.
     async def begin_attempt(
-        self, child_id: str, *, worker_id: str, now: datetime, worker_stale_before: datetime
+        self,
+        child_id: str,
+        *,
+        worker_id: str,
+        now: datetime,
+        worker_stale_before: datetime,
+        handled_here: bool = False,
     ) -> BeginOutcome:
+        """Records the child's next attempt, or says why not. `handled_here` tells whether
+        this worker is still handling the child: an attempt of this worker that it no longer
+        handles (its handling failed) is taken over like a dead worker's."""
         child = (
             await self._session.execute(
                 select(ChildExecutionRow)
@@ -108,11 +118,13 @@ class ExecutorRepository:
         if stop is not None:
             if lifecycle is Lifecycle.IN_PROGRESS:
                 current = await self._attempt(child_id, child.current_attempt)
-                if current is not None and await self._worker_alive(
-                    current.worker_id, worker_stale_before
+                if current is not None and await self._still_running(
+                    current, worker_id, worker_stale_before, handled_here
                 ):
                     # Its worker cancels it and records the end itself.
-                    return BeginOutcome(Begin.DROP, child=child, reason="stopping elsewhere")
+                    return BeginOutcome(
+                        Begin.DROP, child=child, reason="stopping", running_elsewhere=True
+                    )
                 if current is not None:
                     await self._end_attempt(
                         current,
@@ -137,11 +149,13 @@ class ExecutorRepository:
             return BeginOutcome(Begin.WAIT, child=child, snapshot=snapshot, wait=retry_at - now)
         if lifecycle is Lifecycle.IN_PROGRESS:
             current = await self._attempt(child_id, child.current_attempt)
-            if current is not None and await self._worker_alive(
-                current.worker_id, worker_stale_before
+            if current is not None and await self._still_running(
+                current, worker_id, worker_stale_before, handled_here
             ):
                 # A duplicate delivery while the attempt's worker is alive: it will finish.
-                return BeginOutcome(Begin.DROP, child=child, reason="attempt running elsewhere")
+                return BeginOutcome(
+                    Begin.DROP, child=child, reason="attempt running", running_elsewhere=True
+                )
             if current is not None:
                 await self._end_attempt(
                     current,
@@ -192,6 +206,13 @@ class ExecutorRepository:
             )
         )
         return result.scalar_one_or_none()
+
+    async def _still_running(
+        self, attempt: AttemptRow, worker_id: str, stale_before: datetime, handled_here: bool
+    ) -> bool:
+        if attempt.worker_id == worker_id:
+            return handled_here
+        return await self._worker_alive(attempt.worker_id, stale_before)
 
     async def _worker_alive(self, worker_id: str, stale_before: datetime) -> bool:
         worker = await self._session.get(WorkerRow, worker_id)

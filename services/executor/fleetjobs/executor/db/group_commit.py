@@ -32,7 +32,7 @@ class GroupCommit:
 
     async def run(self, operation: Callable[[ExecutorRepository], Awaitable[T]]) -> T:
         """Runs `operation` in the next transaction; returns its result once committed.
-        If the transaction fails, every operation in it raises the error."""
+        If any operation of that transaction fails, every one of them raises the error."""
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._commit_forever(), name="group-commit")
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
@@ -56,27 +56,21 @@ class GroupCommit:
                 await self._commit(batch)
 
     async def _commit(self, batch: list[tuple[Operation, asyncio.Future[Any]]]) -> None:
-        results: list[tuple[asyncio.Future[Any], Any, BaseException | None]] = []
+        results: list[tuple[asyncio.Future[Any], Any]] = []
         try:
             async with self._sessions() as session:
                 repository = ExecutorRepository(session)
                 for operation, future in batch:
-                    try:
-                        results.append((future, await operation(repository), None))
-                    # A plain error fails its operation alone; a database error also breaks
-                    # the transaction, and the commit below then fails them all.
-                    except Exception as error:
-                        results.append((future, None, error))
+                    results.append((future, await operation(repository)))
                 await session.commit()
         except Exception as error:
+            # All or nothing: after a failed statement PostgreSQL turns the COMMIT into a
+            # ROLLBACK without an error, so no operation of this batch may report success.
+            # Every caller gets the error and leaves its message to be redelivered.
             for _, future in batch:
                 if not future.done():
                     future.set_exception(error)
             return
-        for future, value, failure in results:
-            if future.done():
-                continue
-            if failure is not None:
-                future.set_exception(failure)
-            else:
+        for future, value in results:
+            if not future.done():
                 future.set_result(value)

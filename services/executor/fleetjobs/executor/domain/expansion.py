@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
+from fleetjobs.core.sql import DEFAULT_PORTS
 from fleetjobs.v1 import catalog_resources_pb2 as resources
-
-ENGINE_DEFAULT_PORTS = {"postgresql": 5432, "mysql": 3306, "mssql": 1433}
 
 
 @dataclass(frozen=True)
@@ -42,7 +41,7 @@ async def expand_target(
                     target_id=target.target_id,
                     engine=database.engine,
                     server_name=database.server_name,
-                    port=database.port or ENGINE_DEFAULT_PORTS.get(database.engine, 0),
+                    port=database.port or DEFAULT_PORTS.get(database.engine, 0),
                     database_name=database.database_name,
                     options=dict(database.options),
                 ),

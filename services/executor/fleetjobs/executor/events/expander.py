@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
+from google.protobuf.message import DecodeError
 from nats.aio.msg import Msg
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -60,7 +61,12 @@ class Expander:
 
     async def handle_batch(self, messages: Sequence[Msg]) -> None:
         for message in messages:
-            start = events_pb2.StartExecution.FromString(message.data)
+            try:
+                start = events_pb2.StartExecution.FromString(message.data)
+            except DecodeError:
+                log.error("undecodable start dropped")
+                await message.term()
+                continue
             with bind_context(job_execution_id=start.job_execution_id):
                 try:
                     await self.expand(start)
@@ -73,7 +79,12 @@ class Expander:
     async def expand(self, start: events_pb2.StartExecution) -> None:
         parent_id = start.job_execution_id
         async with self._sessions() as session:
-            snapshot = await ExecutorRepository(session).snapshot(parent_id)
+            repository = ExecutorRepository(session)
+            snapshot = await repository.snapshot(parent_id)
+            stopped = await repository.stop_lifecycle(parent_id)
+        if snapshot is None and stopped is not None:
+            log.info("stopped before it was expanded")
+            return
         if snapshot is None:
             try:
                 snapshot, children = await self._snapshot(start)

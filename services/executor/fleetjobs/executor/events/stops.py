@@ -8,6 +8,7 @@ executor did not hear.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from nats.aio.client import Client
@@ -59,7 +60,12 @@ class StopHandler:
 
     async def apply(self, parent_id: str, stop: Lifecycle) -> None:
         reason = TIMED_OUT if stop is Lifecycle.TIMED_OUT else STOPPED
-        cancelled = self._runner.stop_parent(parent_id, reason)
+        signals = self._runner.signals_of(parent_id)
+        loop = asyncio.get_running_loop()
+        for signal in signals:
+            # A driver's cancel is a network call that may take seconds: off the loop.
+            loop.run_in_executor(None, signal.stop, reason)
+        cancelled = len(signals)
         ended = await self._writes.run(
             lambda repository: repository.end_unstarted_children(parent_id, stop, now=utcnow())
         )

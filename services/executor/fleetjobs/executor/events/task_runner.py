@@ -16,9 +16,10 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
+from google.protobuf.message import DecodeError
 from nats.aio.msg import Msg
 
-from fleetjobs.core.clients import CredentialResolver
+from fleetjobs.core.clients import CatalogUnavailableError, CredentialResolver
 from fleetjobs.core.crypto import scrub
 from fleetjobs.core.db import utcnow
 from fleetjobs.core.db.models import ChildExecutionRow, ExecutionSnapshotRow
@@ -68,6 +69,7 @@ class TaskRunner:
         max_payload: int,
         keep_alive_seconds: float,
         worker_stale_seconds: float,
+        ack_wait_seconds: float,
     ) -> None:
         self._writes = writes
         self._connectors = connectors
@@ -79,24 +81,20 @@ class TaskRunner:
         self._max_payload = max_payload
         self._keep_alive_seconds = keep_alive_seconds
         self._worker_stale_seconds = worker_stale_seconds
+        self._ack_wait_seconds = ack_wait_seconds
         # Blocking drivers run here; sized to the concurrency so no attempt queues for a
         # thread (asyncio's default pool has only cores + 4).
         self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="attempt")
         self._running: set[asyncio.Task[None]] = set()
         # child id → (parent id, its stop signal), for the attempts running their script.
         self._running_attempts: dict[str, tuple[str, StopSignal]] = {}
+        # Children whose attempt this executor is handling, from its start to its last write:
+        # an attempt of ours that is not in here (its handling failed) may be taken over.
+        self._handled: set[str] = set()
 
-    def stop_parent(self, parent_id: str, reason: str) -> int:
-        """Cancels the running statements of `parent_id`'s attempts here; returns how many."""
-        stopped = 0
-        for running_parent, signal in list(self._running_attempts.values()):
-            if running_parent == parent_id:
-                signal.stop(reason)
-                stopped += 1
-        return stopped
-
-    def running_parents(self) -> set[str]:
-        return {parent for parent, _ in self._running_attempts.values()}
+    def signals_of(self, parent_id: str) -> list[StopSignal]:
+        """The stop signals of `parent_id`'s attempts running here."""
+        return [signal for parent, signal in self._running_attempts.values() if parent == parent_id]
 
     @property
     def in_flight(self) -> int:
@@ -118,7 +116,13 @@ class TaskRunner:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
     async def _handle(self, message: Msg) -> None:
-        task = events_pb2.Task.FromString(message.data)
+        try:
+            task = events_pb2.Task.FromString(message.data)
+        except DecodeError:
+            # It can never run; redelivering it forever would only fail again.
+            log.error("undecodable task dropped")
+            await message.term()
+            return
         with bind_context(
             job_execution_id=task.job_execution_id,
             parent_job_execution_id=task.parent_job_execution_id,
@@ -156,8 +160,12 @@ class TaskRunner:
         # tasks'), then it waits for a server slot; the slot covers the connection and
         # nothing else, so a slot never waits on the control database.
         begin = await self._begin(task)
-        if begin.kind is Begin.RUN:
-            assert begin.child is not None and begin.snapshot is not None
+        if begin.kind is not Begin.RUN:
+            await self._not_run(message, task, begin)
+            return
+        assert begin.child is not None and begin.snapshot is not None
+        self._handled.add(task.job_execution_id)
+        try:
             signal = StopSignal()
             self._running_attempts[task.job_execution_id] = (task.parent_job_execution_id, signal)
             try:
@@ -165,26 +173,39 @@ class TaskRunner:
                     outcome = await self._attempt(begin.child, begin.snapshot, secrets, signal)
             except ScriptError as error:
                 failure = error
+            except CatalogUnavailableError as error:
+                failure = ScriptError(str(error), error_class="connection_error")
+            except Exception as error:
+                # A fault of fleetjobs itself (a driver or connector bug): the attempt still
+                # ends through the policy, never left IN_PROGRESS.
+                log.exception("attempt failed inside fleetjobs")
+                failure = ScriptError(f"internal error: {error!r}", error_class="internal")
             finally:
                 del self._running_attempts[task.job_execution_id]
-        if begin.kind is Begin.DROP:
-            log.debug("task dropped", extra={"reason": begin.reason})
-            await message.ack()
-            return
-        if begin.kind is Begin.WAIT:
-            await message.nak(delay=max(begin.wait.total_seconds(), 0.01))
-            return
+            await self._finish_attempt(message, begin, outcome, failure, secrets)
+        finally:
+            self._handled.discard(task.job_execution_id)
+
+    async def _finish_attempt(
+        self,
+        message: Msg,
+        begin: BeginOutcome,
+        outcome: ScriptOutcome | None,
+        failure: ScriptError | None,
+        secrets: list[str],
+    ) -> None:
         assert begin.child is not None and begin.snapshot is not None
-        if begin.kind is Begin.ENDED:
-            self._publisher.parent_changed(task.parent_job_execution_id)
-            await message.ack()
-            return
         child, snapshot, attempt = begin.child, begin.snapshot, begin.attempt
         try:
             if failure is None:
                 assert outcome is not None
                 await self._succeeded(
-                    message, child=child, snapshot=snapshot, attempt=attempt, outcome=outcome
+                    message,
+                    child=child,
+                    snapshot=snapshot,
+                    attempt=attempt,
+                    outcome=outcome,
+                    secrets=secrets,
                 )
                 return
         except ScriptError as error:  # the hand-over to the results service failed
@@ -198,6 +219,24 @@ class TaskRunner:
             secrets=secrets,
         )
 
+    async def _not_run(self, message: Msg, task: events_pb2.Task, begin: BeginOutcome) -> None:
+        if begin.kind is Begin.DROP:
+            log.debug("task dropped", extra={"reason": begin.reason})
+            if begin.running_elsewhere:
+                # This delivery may be the very message the live holder will ack or nak for
+                # its retry: acking it here would delete it under the holder. Let it come
+                # back later instead; once the child has ended, it is acked.
+                await message.nak(delay=self._ack_wait_seconds)
+            else:
+                await message.ack()
+            return
+        if begin.kind is Begin.WAIT:
+            await message.nak(delay=max(begin.wait.total_seconds(), 0.01))
+            return
+        # ENDED: stopped, or past the job timeout, before it ran.
+        self._publisher.parent_changed(task.parent_job_execution_id)
+        await message.ack()
+
     async def _begin(self, task: events_pb2.Task) -> BeginOutcome:
         now = utcnow()
         return await self._writes.run(
@@ -206,6 +245,7 @@ class TaskRunner:
                 worker_id=self._worker_id,
                 now=now,
                 worker_stale_before=now - timedelta(seconds=self._worker_stale_seconds),
+                handled_here=task.job_execution_id in self._handled,
             )
         )
 
@@ -264,7 +304,10 @@ class TaskRunner:
         snapshot: ExecutionSnapshotRow,
         attempt: int,
         outcome: ScriptOutcome,
+        secrets: list[str],
     ) -> None:
+        # Informational output can echo a connection string: scrubbed like error messages.
+        outcome.messages = [scrub(m, secrets) for m in outcome.messages]
         result = outcome.first_result_set
         rows = len(result.rows) if result is not None else 0
         if snapshot.result_destination and result is not None:
@@ -274,6 +317,7 @@ class TaskRunner:
                 attempt=attempt,
                 engine=child.engine,
                 server_name=child.server_name,
+                port=child.port,
                 database_name=child.database_name,
                 destination=resources.ResultDestination(**snapshot.result_destination),
                 columns=[events_pb2.Column(name=c.name, type=c.type.value) for c in result.columns],
@@ -311,8 +355,12 @@ class TaskRunner:
                 now=utcnow(),
             )
         )
-        if current:
-            self._publisher.parent_changed(child.parent_job_execution_id)
+        if not current:
+            # Fenced: this attempt was taken over (a stalled executor) and changed nothing;
+            # the message is its new owner's to acknowledge.
+            log.info("late write from a superseded attempt rejected", extra={"attempt": attempt})
+            return
+        self._publisher.parent_changed(child.parent_job_execution_id)
         await message.ack()
 
     async def _failed(

@@ -37,7 +37,7 @@ from fleetjobs.core.db.models import ResultSetRow
 from fleetjobs.core.grpc import from_timestamp, message_to_json
 from fleetjobs.core.logs import bind_context
 from fleetjobs.core.messaging import Names, publish
-from fleetjobs.core.sql import CanonicalType, decode_rows
+from fleetjobs.core.sql import CanonicalType, decode_rows, server_label
 from fleetjobs.events.v1 import events_pb2
 from fleetjobs.results.db.result_sets import ResultSetRepository
 from fleetjobs.results.destination import (
@@ -355,7 +355,7 @@ def _write_rows(
                     rows=rows,
                     job_execution_id=batch.parent_job_execution_id,
                     target_engine=batch.engine,
-                    target_server_name=batch.server_name,
+                    target_server_name=server_label(batch.engine, batch.server_name, batch.port),
                     target_database_name=batch.database_name,
                     collected_at=from_timestamp(batch.collected_at),
                 ),

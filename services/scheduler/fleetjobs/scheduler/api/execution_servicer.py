@@ -147,7 +147,10 @@ class ExecutionServicer(pb_grpc.ExecutionServiceServicer):
                 await session.commit()
             parent = await parents.get(execution_id)
         assert parent is not None
-        await self._commands.publish_stop(execution_id, Lifecycle.CANCELED)
+        # A stop after the job timeout fired keeps TIMED_OUT: the first stop decides.
+        await self._commands.publish_stop(
+            execution_id, Lifecycle(parent.stop_lifecycle or Lifecycle.CANCELED)
+        )
         self._notifier.notify(execution_id)
         return pb.StopJobExecutionResponse(job_execution=parent_to_proto(parent))
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
+from google.protobuf.message import DecodeError
 from nats.aio.msg import Msg
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -29,8 +30,16 @@ class ParentFolder:
     async def handle_batch(self, messages: Sequence[Msg]) -> None:
         expansions: dict[str, events_pb2.Expanded] = {}
         parents: list[str] = []
+        folded: list[Msg] = []
         for message in messages:
-            event = events_pb2.ExecutionEvent.FromString(message.data)
+            try:
+                event = events_pb2.ExecutionEvent.FromString(message.data)
+            except DecodeError:
+                # It can never be folded; redelivering it would block every batch it is in.
+                log.error("undecodable execution event dropped")
+                await message.term()
+                continue
+            folded.append(message)
             if event.parent_job_execution_id not in parents:
                 parents.append(event.parent_job_execution_id)
             if event.HasField("expanded"):
@@ -40,7 +49,7 @@ class ParentFolder:
                 await self._fold(session, parent_id, expansions.get(parent_id))
             await session.commit()
         # Acknowledge only after the fold is committed: a crash before it redelivers.
-        for message in messages:
+        for message in folded:
             await message.ack()
         for parent_id in parents:
             self._notifier.notify(parent_id)

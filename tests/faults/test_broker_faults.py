@@ -1,0 +1,97 @@
+"""The broker goes away under load: NATS stopped (SIGTERM) or killed (SIGKILL) with hundreds
+of tasks in flight and brought back by `make up`, and NATS restarted on a wiped JetStream
+store. The control database is the truth: nothing is lost, nothing is doubled, and the
+services resume on their own (none of them is restarted)."""
+
+from __future__ import annotations
+
+import shutil
+import signal
+from collections.abc import Iterator
+
+import pytest
+
+from fleetjobs.core.lifecycle import Lifecycle
+from fleetjobs.testing._faults import (
+    FAST_DELIVERY,
+    sqlite_destination,
+    sqlite_job,
+    start,
+    wait_until,
+)
+from fleetjobs.testing._invariants import check_execution, children
+from fleetjobs.testing._launched import LauncherSuite, launched_suite
+
+TASKS = 500
+# Each run counts itself in the target (so a repeat would show), and returns one row.
+SCRIPT = """\
+CREATE TABLE IF NOT EXISTS visits (id INTEGER PRIMARY KEY, n INTEGER NOT NULL);
+INSERT INTO visits VALUES (1, 1) ON CONFLICT (id) DO UPDATE SET n = n + 1;
+WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 20000)
+SELECT count(*) AS counted, (SELECT n FROM visits) AS visits FROM c;
+"""
+
+
+@pytest.fixture(scope="module")
+def launched(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LauncherSuite]:
+    env = {**FAST_DELIVERY, "FLEETJOBS_EXECUTORS": "2"}
+    with launched_suite(tmp_path_factory.mktemp("broker-faults"), env=env) as suite:
+        yield suite
+
+
+def _succeeded(suite: LauncherSuite, parent: str) -> int:
+    return sum(
+        child.lifecycle is Lifecycle.SUCCEEDED for child in children(suite.control_db_url, parent)
+    )
+
+
+def _started_and_partly_done(suite: LauncherSuite) -> tuple[str, object]:
+    job_destination, destination = sqlite_destination(suite)
+    parent = start(suite, sqlite_job(suite, TASKS, SCRIPT, destination=job_destination))
+    wait_until(lambda: _succeeded(suite, parent) >= 20, 60, "the first databases are done")
+    return parent, destination
+
+
+def _services(suite: LauncherSuite) -> dict[str, int]:
+    return {name: pid for name, pid in suite.pids().items() if name != "nats"}
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["sigterm", "sigkill"])
+def test_nats_restarted_with_tasks_in_flight(healed: LauncherSuite, sig: signal.Signals) -> None:
+    suite = healed
+    services = _services(suite)
+    url = suite.nats_url()
+    parent, destination = _started_and_partly_done(suite)
+
+    suite.kill("nats", sig)
+    done_at_kill = _succeeded(suite, parent)
+    suite.up()
+    execution = suite.wait_terminal(parent, timeout=120)
+
+    assert done_at_kill < TASKS, "the broker went down after the work was done"
+    assert Lifecycle.from_proto(execution.lifecycle) is Lifecycle.SUCCEEDED, execution
+    assert (
+        check_execution(suite.control_db_url, parent, destination=destination, rows_per_database=1)  # type: ignore[arg-type]
+        == []
+    )
+    # Nothing but NATS was restarted, on the address the services knew.
+    assert _services(suite) == services
+    assert suite.nats_url() == url
+
+
+def test_jetstream_store_wiped_and_republished(healed: LauncherSuite) -> None:
+    suite = healed
+    services = _services(suite)
+    parent, destination = _started_and_partly_done(suite)
+
+    suite.kill("nats", signal.SIGKILL)
+    shutil.rmtree(suite.nats_store)
+    suite.up()
+    execution = suite.wait_terminal(parent, timeout=120)
+
+    assert Lifecycle.from_proto(execution.lifecycle) is Lifecycle.SUCCEEDED, execution
+    assert (
+        check_execution(suite.control_db_url, parent, destination=destination, rows_per_database=1)  # type: ignore[arg-type]
+        == []
+    )
+    assert _services(suite) == services
