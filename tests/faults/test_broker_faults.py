@@ -14,13 +14,17 @@ import pytest
 from fleetjobs.core.lifecycle import Lifecycle
 from fleetjobs.testing._faults import (
     FAST_DELIVERY,
+    lifecycles,
+    postgres_job,
+    runs_per_attempt,
     sqlite_destination,
     sqlite_job,
     start,
     wait_until,
 )
-from fleetjobs.testing._invariants import check_execution, children
+from fleetjobs.testing._invariants import Destination, attempts_of, check_execution, children
 from fleetjobs.testing._launched import LauncherSuite, launched_suite
+from fleetjobs.testing._servers import postgres_databases
 
 TASKS = 500
 # Each run counts itself in the target (so a repeat would show), and returns one row.
@@ -39,13 +43,19 @@ def launched(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LauncherSuite
         yield suite
 
 
+@pytest.fixture(scope="module")
+def postgres_fleet(postgres: None) -> Iterator[list[str]]:
+    with postgres_databases(20, prefix="fjt_wipe") as names:
+        yield names
+
+
 def _succeeded(suite: LauncherSuite, parent: str) -> int:
     return sum(
         child.lifecycle is Lifecycle.SUCCEEDED for child in children(suite.control_db_url, parent)
     )
 
 
-def _started_and_partly_done(suite: LauncherSuite) -> tuple[str, object]:
+def _started_and_partly_done(suite: LauncherSuite) -> tuple[str, Destination]:
     job_destination, destination = sqlite_destination(suite)
     parent = start(suite, sqlite_job(suite, TASKS, SCRIPT, destination=job_destination))
     wait_until(lambda: _succeeded(suite, parent) >= 20, 60, "the first databases are done")
@@ -66,32 +76,76 @@ def test_nats_restarted_with_tasks_in_flight(healed: LauncherSuite, sig: signal.
     suite.kill("nats", sig)
     done_at_kill = _succeeded(suite, parent)
     suite.up()
-    execution = suite.wait_terminal(parent, timeout=120)
+    execution = suite.wait_terminal(parent, timeout=90)
 
     assert done_at_kill < TASKS, "the broker went down after the work was done"
-    assert Lifecycle.from_proto(execution.lifecycle) is Lifecycle.SUCCEEDED, execution
+    assert Lifecycle.from_proto(execution.lifecycle) is Lifecycle.SUCCEEDED, lifecycles(
+        suite, parent
+    )
     assert (
-        check_execution(suite.control_db_url, parent, destination=destination, rows_per_database=1)  # type: ignore[arg-type]
+        check_execution(suite.control_db_url, parent, destination=destination, rows_per_database=1)
         == []
     )
+    assert runs_per_attempt(suite, parent) == []
     # Nothing but NATS was restarted, on the address the services knew.
     assert _services(suite) == services
     assert suite.nats_url() == url
 
 
-def test_jetstream_store_wiped_and_republished(healed: LauncherSuite) -> None:
+def test_jetstream_store_wiped_and_republished(
+    healed: LauncherSuite, postgres_fleet: list[str]
+) -> None:
+    """Every stream, consumer and the server-slot bucket are gone: the services set them up
+    again, the reconcilers republish what the control database says is unfinished. A
+    PostgreSQL job runs beside the SQLite one, so its attempts need server slots."""
     suite = healed
     services = _services(suite)
+    servers_destination, servers_table = sqlite_destination(suite)
+    on_servers = start(
+        suite,
+        postgres_job(
+            suite,
+            postgres_fleet,
+            "DO $$ BEGIN PERFORM pg_sleep(4); END $$; SELECT current_database() AS db;",
+            destination=servers_destination,
+        ),
+    )
+    wait_until(
+        lambda: any(
+            a.lifecycle == "IN_PROGRESS" for a in attempts_of(suite.control_db_url, on_servers)
+        ),
+        30,
+        "the PostgreSQL attempts run",
+    )
     parent, destination = _started_and_partly_done(suite)
 
     suite.kill("nats", signal.SIGKILL)
+    done_at_kill = [_succeeded(suite, parent), _succeeded(suite, on_servers)]
     shutil.rmtree(suite.nats_store)
     suite.up()
-    execution = suite.wait_terminal(parent, timeout=120)
+    execution = suite.wait_terminal(parent, timeout=90)
+    servers = suite.wait_terminal(on_servers, timeout=60)
 
-    assert Lifecycle.from_proto(execution.lifecycle) is Lifecycle.SUCCEEDED, execution
+    assert done_at_kill[0] < TASKS and done_at_kill[1] < len(postgres_fleet), done_at_kill
+    assert Lifecycle.from_proto(execution.lifecycle) is Lifecycle.SUCCEEDED, lifecycles(
+        suite, parent
+    )
+    assert Lifecycle.from_proto(servers.lifecycle) is Lifecycle.SUCCEEDED, lifecycles(
+        suite, on_servers
+    )
     assert (
-        check_execution(suite.control_db_url, parent, destination=destination, rows_per_database=1)  # type: ignore[arg-type]
+        check_execution(suite.control_db_url, parent, destination=destination, rows_per_database=1)
+        == []
+    )
+    assert runs_per_attempt(suite, parent) == []
+    assert (
+        check_execution(
+            suite.control_db_url,
+            on_servers,
+            destination=servers_table,
+            rows_per_database=1,
+            postgres_targets=postgres_fleet,
+        )
         == []
     )
     assert _services(suite) == services

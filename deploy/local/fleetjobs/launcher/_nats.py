@@ -29,6 +29,9 @@ def nats_server_binary() -> str:
 
 def port_free(port: int, host: str = "127.0.0.1") -> bool:
     with socket.socket() as sock:
+        # As nats-server binds: connections of a server just stopped (TIME_WAIT) do not
+        # keep it from listening again; another listener does.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
         except OSError:

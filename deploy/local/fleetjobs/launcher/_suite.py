@@ -12,7 +12,7 @@ from fleetjobs.core.config import CommonSettings, replica_address
 from fleetjobs.core.crypto import KeyStore
 from fleetjobs.core.db import upgrade_to_head
 from fleetjobs.core.grpc import wait_serving
-from fleetjobs.launcher._nats import nats_process, pick_port, wait_listening
+from fleetjobs.launcher._nats import nats_process, pick_port, port_free, wait_listening
 from fleetjobs.launcher._processes import ManagedProcess, RunDirectory
 
 SERVICES = ("catalog", "scheduler", "executor", "results")
@@ -111,7 +111,16 @@ class Suite:
         url_file = self.run.run_dir / "nats.url"
         if self.run.running_pid("nats", NATS_MARKER) is not None and url_file.exists():
             return url_file.read_text().strip()
-        port = pick_port()
+        # A NATS that died comes back on its old port: the services that are still running
+        # reconnect to the address they were given and never learn of another one.
+        port = _recorded_port(url_file)
+        if port is None or not port_free(port):
+            if port is not None:
+                self.out(
+                    f"NATS port {port} is taken by another process; restarting NATS on a new "
+                    "port: restart the services (`make stop`, `make up`) to reach it"
+                )
+            port = pick_port()
         self.run.start(nats_process(self.state_dir, port, self.env))
         if not wait_listening(port, timeout=20):
             raise SystemExit("nats-server did not start listening\n" + self.run.log_tail("nats"))
@@ -138,6 +147,16 @@ class Suite:
             stopped.append("nats")
         (self.run.run_dir / "nats.url").unlink(missing_ok=True)
         return stopped
+
+
+def _recorded_port(url_file: Path) -> int | None:
+    """The port of the NATS this state dir last started (run/nats.url), if any."""
+    try:
+        url = url_file.read_text().strip()
+    except FileNotFoundError:
+        return None
+    _, _, port = url.rpartition(":")
+    return int(port) if port.isdigit() else None
 
 
 def describe(endpoints: list[Endpoint], nats_url: str, state_dir: Path) -> str:

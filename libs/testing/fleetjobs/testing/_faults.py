@@ -3,12 +3,14 @@ a launched suite, waiting for a condition, the shortened delivery settings."""
 
 from __future__ import annotations
 
+import sqlite3
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable
 
 from fleetjobs.testing import _api as api
-from fleetjobs.testing._invariants import Destination
+from fleetjobs.testing._invariants import Destination, attempts_of, children
 from fleetjobs.testing._launched import LauncherSuite
 from fleetjobs.v1 import catalog_resources_pb2 as r
 from fleetjobs.v1 import execution_service_pb2 as e
@@ -86,3 +88,29 @@ def sqlite_job(
 def start(suite: LauncherSuite, job_name: str) -> str:
     started = suite.executions.StartJobExecution(e.StartJobExecutionRequest(job_name=job_name))
     return str(started.job_execution.job_execution_id)
+
+
+def runs_per_attempt(suite: LauncherSuite, parent_id: str, table: str = "visits") -> list[str]:
+    """For a job on SQLite targets whose script counts its runs in `table` (id 1, n): every
+    database where the count differs from the number of attempts recorded for it (a run
+    nobody recorded, or an attempt that never ran). Empty when they all agree."""
+    counts = Counter(a.job_execution_id for a in attempts_of(suite.control_db_url, parent_id))
+    differing = []
+    for child in children(suite.control_db_url, parent_id):
+        with sqlite3.connect(suite.sqlite_root / child.database_name) as conn:
+            row = conn.execute(f"SELECT n FROM {table} WHERE id = 1").fetchone()
+        runs = int(row[0]) if row else 0
+        if runs != counts[child.job_execution_id]:
+            differing.append(
+                f"{child.database_name}: ran {runs} times, "
+                f"{counts[child.job_execution_id]} attempts"
+            )
+    return differing
+
+
+def lifecycles(suite: LauncherSuite, parent_id: str) -> dict[str, int]:
+    """How many children of the execution are in each lifecycle (a short failure message
+    for a fleet of hundreds)."""
+    return dict(
+        Counter(child.lifecycle.value for child in children(suite.control_db_url, parent_id))
+    )

@@ -75,6 +75,8 @@ class ExecutorApp:
             reconcile_seconds=settings.reconcile_interval,
             worker_stale_seconds=settings.worker_stale_after,
             lost_after_seconds=settings.lost_after,
+            handled_here=self._runner.handled,
+            results_in_flight=self._results_in_flight,
         )
         expander = Expander(runtime.sessions, self._catalog, self._publisher)
         outcomes = OutcomeRecorder(self._writes, self._publisher)
@@ -90,6 +92,7 @@ class ExecutorApp:
                     ack_wait=STARTS_ACK_WAIT_SECONDS,
                     max_ack_pending=1_000,
                 ),
+                setup_streams=runtime.setup_streams,
                 handler=expander.handle_batch,
                 batch=8,
             ),
@@ -106,6 +109,7 @@ class ExecutorApp:
                     max_deliver=-1,
                     max_ack_pending=100_000,
                 ),
+                setup_streams=runtime.setup_streams,
                 handler=self._runner.handle_batch,
                 batch=settings.executor_concurrency,
                 fetch_timeout=0.5,
@@ -124,11 +128,20 @@ class ExecutorApp:
                     ack_wait=OUTCOMES_ACK_WAIT_SECONDS,
                     max_ack_pending=10_000,
                 ),
+                setup_streams=runtime.setup_streams,
                 handler=outcomes.handle_batch,
                 batch=256,
                 fetch_timeout=0.5,
             ),
         ]
+
+    async def _results_in_flight(self) -> int:
+        """Result batches (results stream) and outcomes (this service's outcomes consumer)
+        the broker still holds, queued or being handled."""
+        js, names = self._runtime.js, self._runtime.names
+        batches = (await js.stream_info(names.results_stream)).state.messages
+        outcomes = await js.consumer_info(names.events_stream, names.executor_outcomes_consumer)
+        return int(batches) + int(outcomes.num_pending or 0) + int(outcomes.num_ack_pending or 0)
 
     def register(self, server: grpc.aio.Server) -> None:
         executor_service_pb2_grpc.add_ExecutorServiceServicer_to_server(

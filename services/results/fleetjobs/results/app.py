@@ -46,6 +46,7 @@ class ResultsApp:
             handler=self._writer.handle_batch,
             batch=WRITER_THREADS * 2,
             fetch_timeout=0.5,
+            setup_streams=runtime.setup_streams,
         )
 
     def register(self, server: grpc.aio.Server) -> None:

@@ -47,6 +47,7 @@ class SchedulerService:
             handler=self._folder.handle_batch,
             batch=256,
             fetch_timeout=0.5,
+            setup_streams=runtime.setup_streams,
         )
 
     def register(self, server: grpc.aio.Server) -> None:

@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
 import nats
 from google.protobuf.message import Message
+from nats import errors as nats_errors
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 from nats.js.api import RetentionPolicy, StorageType, StreamConfig
@@ -17,6 +19,8 @@ log = logging.getLogger(__name__)
 # Publishes with the same Nats-Msg-Id inside this window are dropped by the stream, so a
 # publish retried after a lost acknowledgement never doubles a task.
 DUPLICATE_WINDOW_SECONDS = 120.0
+# A publish not acknowledged within this long is sent again (same Nats-Msg-Id).
+RESEND_AFTER_SECONDS = 3.0
 
 
 async def connect_jetstream(url: str, *, name: str) -> tuple[Client, JetStreamContext]:
@@ -93,9 +97,19 @@ async def publish(
     headers: dict[str, Any] | None = None,
     ack_timeout: float = 10.0,
 ) -> None:
-    await js.publish(
-        subject,
-        message.SerializeToString(),
-        headers={"Nats-Msg-Id": msg_id, **(headers or {})},
-        timeout=ack_timeout,
-    )
+    """Publishes until the stream acknowledges it, within `ack_timeout`. A publish caught by
+    a broker restart is lost with no answer: it is sent again every RESEND_AFTER_SECONDS
+    under the same Nats-Msg-Id (the stream drops a repeat of one it stored), so a restart
+    costs seconds rather than the whole timeout."""
+    data = message.SerializeToString()
+    all_headers = {"Nats-Msg-Id": msg_id, **(headers or {})}
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + ack_timeout
+    while True:
+        wait = min(RESEND_AFTER_SECONDS, deadline - loop.time())
+        try:
+            await js.publish(subject, data, headers=all_headers, timeout=max(wait, 0.001))
+            return
+        except nats_errors.TimeoutError:
+            if loop.time() >= deadline:
+                raise

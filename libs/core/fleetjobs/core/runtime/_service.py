@@ -40,6 +40,11 @@ class Runtime:
     js: JetStreamContext
     names: Names
 
+    async def setup_streams(self) -> None:
+        """Creates the streams when missing: at start, and again when a pull loop finds its
+        stream gone (NATS restarted on a wiped JetStream store)."""
+        await ensure_streams(self.js, self.names)
+
 
 class Service(Protocol):
     @property

@@ -116,6 +116,7 @@ class ExecutorRepository:
         if stop is None and now >= snapshot.deadline:
             stop = Lifecycle.TIMED_OUT
         if stop is not None:
+            current = None
             if lifecycle is Lifecycle.IN_PROGRESS:
                 current = await self._attempt(child_id, child.current_attempt)
                 if current is not None and await self._still_running(
@@ -125,28 +126,27 @@ class ExecutorRepository:
                     return BeginOutcome(
                         Begin.DROP, child=child, reason="stopping", running_elsewhere=True
                     )
-                if current is not None:
-                    await self._end_attempt(
-                        current,
-                        lifecycle=stop,
-                        message=_stop_message(stop),
-                        error_class="canceled",
-                        now=now,
-                    )
-            await self._session.execute(
-                update(ChildExecutionRow)
-                .where(ChildExecutionRow.job_execution_id == child_id)
-                .values(
+            if not await self._claim(
+                child,
+                lifecycle=stop,
+                message=_stop_message(stop),
+                end_time=now,
+                next_attempt_at=None,
+            ):
+                return BeginOutcome(Begin.DROP, child=child, reason="changed meanwhile")
+            if current is not None:
+                await self._end_attempt(
+                    current,
                     lifecycle=stop,
                     message=_stop_message(stop),
-                    end_time=now,
-                    next_attempt_at=None,
+                    error_class="canceled",
+                    now=now,
                 )
-            )
             return BeginOutcome(Begin.ENDED, child=child, snapshot=snapshot)
         retry_at = child.next_attempt_at
         if lifecycle is Lifecycle.WAITING_FOR_RETRY and retry_at is not None and retry_at > now:
             return BeginOutcome(Begin.WAIT, child=child, snapshot=snapshot, wait=retry_at - now)
+        current = None
         if lifecycle is Lifecycle.IN_PROGRESS:
             current = await self._attempt(child_id, child.current_attempt)
             if current is not None and await self._still_running(
@@ -156,20 +156,23 @@ class ExecutorRepository:
                 return BeginOutcome(
                     Begin.DROP, child=child, reason="attempt running", running_elsewhere=True
                 )
-            if current is not None:
-                await self._end_attempt(
-                    current,
-                    lifecycle=Lifecycle.FAILED,
-                    message=f"executor {current.worker_id} stopped responding during the attempt",
-                    error_class="worker_lost",
-                    now=now,
-                )
         attempt = child.current_attempt + 1
-        child.current_attempt = attempt
-        child.lifecycle = Lifecycle.IN_PROGRESS
-        child.next_attempt_at = None
-        if child.start_time is None:
-            child.start_time = now
+        if not await self._claim(
+            child,
+            current_attempt=attempt,
+            lifecycle=Lifecycle.IN_PROGRESS,
+            next_attempt_at=None,
+            start_time=child.start_time or now,
+        ):
+            return BeginOutcome(Begin.DROP, child=child, reason="changed meanwhile")
+        if current is not None:
+            await self._end_attempt(
+                current,
+                lifecycle=Lifecycle.FAILED,
+                message=f"executor {current.worker_id} stopped responding during the attempt",
+                error_class="worker_lost",
+                now=now,
+            )
         self._session.add(
             AttemptRow(
                 job_task_execution_id=str(uuid.uuid4()),
@@ -188,6 +191,21 @@ class ExecutorRepository:
             )
         )
         return BeginOutcome(Begin.RUN, child=child, snapshot=snapshot, attempt=attempt)
+
+    async def _claim(self, child: ChildExecutionRow, **values: object) -> bool:
+        """Writes `values` to the child only if it is still as it was read (lifecycle and
+        attempt): SQLite ignores FOR UPDATE, so another executor may have ended the attempt
+        (its result outcome) between the read and this write. False when it had."""
+        result = await self._session.execute(
+            update(ChildExecutionRow)
+            .where(
+                ChildExecutionRow.job_execution_id == child.job_execution_id,
+                ChildExecutionRow.current_attempt == child.current_attempt,
+                ChildExecutionRow.lifecycle == child.lifecycle,
+            )
+            .values(**values)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
 
     async def stop_lifecycle(self, parent_id: str) -> Lifecycle | None:
         """CANCELED or TIMED_OUT once the scheduler stopped the parent (its row, read here)."""
@@ -267,6 +285,29 @@ class ExecutorRepository:
             end_time=now,
         )
         return True
+
+    async def release_lost_attempt(
+        self, child_id: str, attempt: int, *, worker_id: str, now: datetime
+    ) -> ChildExecutionRow | None:
+        """Ends attempt `attempt` of this worker, whose result batch or outcome the broker
+        lost, and makes the child due for its next attempt at once; returns the child, or
+        None when the attempt is no longer current (its outcome arrived meanwhile)."""
+        current = await self._attempt(child_id, attempt)
+        if current is None or current.worker_id != worker_id:
+            return None
+        message = "the broker lost this attempt's result; the script runs again"
+        if not await self._fenced_child_update(
+            child_id,
+            attempt,
+            lifecycle=Lifecycle.WAITING_FOR_RETRY,
+            message=message,
+            next_attempt_at=now,
+        ):
+            return None
+        await self._end_attempt(
+            current, lifecycle=Lifecycle.FAILED, message=message, error_class="result_lost", now=now
+        )
+        return await self._session.get(ChildExecutionRow, child_id)
 
     async def record_failure(
         self,

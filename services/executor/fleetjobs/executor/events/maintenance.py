@@ -39,6 +39,8 @@ class Maintenance:
         reconcile_seconds: float,
         worker_stale_seconds: float,
         lost_after_seconds: float,
+        handled_here: Callable[[], set[str]],
+        results_in_flight: Callable[[], Awaitable[int]],
     ) -> None:
         self._sessions = sessions
         self._publisher = publisher
@@ -50,6 +52,10 @@ class Maintenance:
         self._worker_stale = timedelta(seconds=worker_stale_seconds)
         # Work counts as lost only after the broker would surely have redelivered it itself.
         self._lost_after = timedelta(seconds=lost_after_seconds)
+        # Children this executor is handling now; and how many result batches and outcomes
+        # the broker still holds (for the hand-overs the broker lost, see below).
+        self._handled_here = handled_here
+        self._results_in_flight = results_in_flight
         self._host = socket.gethostname()
         self._started = utcnow()
         self._stopping = asyncio.Event()
@@ -153,9 +159,62 @@ class Maintenance:
                 .scalars()
                 .all()
             )
-        stuck = [*created, *retrying, *orphaned]
+        stuck = [*created, *retrying, *orphaned, *await self._release_lost_hand_overs(lost_before)]
         for child in stuck:
             await self._publisher.task(child, salt=f"r{int(now.timestamp())}")
         if stuck:
             log.info("republished lost tasks", extra={"count": len(stuck)})
         return len(stuck)
+
+    async def _release_lost_hand_overs(self, started_before: datetime) -> list[ChildExecutionRow]:
+        """Attempts of this (live) executor that it handed to the results service and whose
+        result batch or outcome the broker then lost (a wiped stream): nobody else may take
+        them over, since their worker is alive, so this executor ends them and their children
+        run again.
+
+        A result is on its way while its batch is in the results stream or its outcome in
+        the outcomes consumer (the results service publishes the outcome before it acks the
+        batch; the outcome is acked after it is recorded). So: attempts not handled here
+        before the broker is asked, the broker holding neither, and still current after."""
+        async with self._sessions() as session:
+            mine = (
+                await session.execute(
+                    select(ChildExecutionRow.job_execution_id, ChildExecutionRow.current_attempt)
+                    .join(
+                        AttemptRow,
+                        (AttemptRow.job_execution_id == ChildExecutionRow.job_execution_id)
+                        & (AttemptRow.attempt == ChildExecutionRow.current_attempt),
+                    )
+                    .where(
+                        ChildExecutionRow.lifecycle == Lifecycle.IN_PROGRESS,
+                        AttemptRow.worker_id == self._worker_id,
+                        AttemptRow.start_time < started_before,
+                    )
+                    .limit(1000)
+                )
+            ).all()
+        handled = self._handled_here()
+        handed_over = [(child, attempt) for child, attempt in mine if child not in handled]
+        if not handed_over:
+            return []
+        try:
+            if await self._results_in_flight() > 0:
+                return []
+        except Exception as error:  # the broker cannot say: nothing is released this round
+            log.warning("results in flight unknown", extra={"error": repr(error)})
+            return []
+        released: list[ChildExecutionRow] = []
+        async with self._sessions() as session:
+            repository = ExecutorRepository(session)
+            for child_id, attempt in handed_over:
+                child = await repository.release_lost_attempt(
+                    child_id, attempt, worker_id=self._worker_id, now=utcnow()
+                )
+                if child is not None:
+                    released.append(child)
+            await session.commit()
+        if released:
+            log.info(
+                "attempts whose result the broker lost run again", extra={"count": len(released)}
+            )
+        return released

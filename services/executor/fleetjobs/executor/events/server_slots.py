@@ -18,11 +18,13 @@ import logging
 import random
 from collections.abc import AsyncIterator
 
+from nats import errors as nats_errors
 from nats.js import JetStreamContext
 from nats.js.errors import (
     BucketNotFoundError,
     KeyNotFoundError,
     KeyWrongLastSequenceError,
+    NoStreamResponseError,
 )
 from nats.js.kv import KeyValue
 
@@ -87,10 +89,20 @@ class ServerSlots:
     async def _acquire(self, key: str) -> tuple[str, int]:
         backoff = RETRY_BACKOFF_SECONDS[0]
         while True:
-            for slot in self._candidates(key):
-                revision = await self._try_take(slot)
-                if revision is not None:
-                    return slot, revision
+            try:
+                for slot in self._candidates(key):
+                    revision = await self._try_take(slot)
+                    if revision is not None:
+                        return slot, revision
+            except (NoStreamResponseError, BucketNotFoundError, nats_errors.TimeoutError) as error:
+                # The bucket is gone (NATS restarted on a wiped JetStream store) or the broker
+                # does not answer: set the bucket up again and keep waiting for a slot, rather
+                # than failing an attempt that never reached its server.
+                log.warning("server slots unavailable", extra={"error": repr(error)})
+                self._free.clear()
+                with contextlib.suppress(Exception):
+                    await self.start()
+                backoff = RETRY_BACKOFF_SECONDS[1]
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, RETRY_BACKOFF_SECONDS[1])
 

@@ -96,6 +96,10 @@ class TaskRunner:
         """The stop signals of `parent_id`'s attempts running here."""
         return [signal for parent, signal in self._running_attempts.values() if parent == parent_id]
 
+    def handled(self) -> set[str]:
+        """The children whose attempt this executor is handling now."""
+        return set(self._handled)
+
     @property
     def in_flight(self) -> int:
         return len(self._running)
