@@ -79,7 +79,9 @@ class ExecutorApp:
             results_in_flight=self._results_in_flight,
         )
         expander = Expander(runtime.sessions, self._catalog, self._publisher)
-        outcomes = OutcomeRecorder(self._writes, self._publisher)
+        outcomes = OutcomeRecorder(
+            self._writes, self._publisher, on_outcome=self._runner.outcome_arrived
+        )
         self._loops = [
             PullLoop(
                 runtime.js,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from nats.aio.msg import Msg
 
@@ -19,15 +19,23 @@ log = logging.getLogger(__name__)
 
 
 class OutcomeRecorder:
-    def __init__(self, writes: GroupCommit, publisher: ExecutorPublisher) -> None:
+    def __init__(
+        self,
+        writes: GroupCommit,
+        publisher: ExecutorPublisher,
+        *,
+        on_outcome: Callable[[str], None],
+    ) -> None:
         self._writes = writes
         self._publisher = publisher
+        self._on_outcome = on_outcome
 
     async def handle_batch(self, messages: Sequence[Msg]) -> None:
         await asyncio.gather(*(self._record(message) for message in messages))
 
     async def _record(self, message: Msg) -> None:
         outcome = events_pb2.ResultOutcome.FromString(message.data)
+        self._on_outcome(outcome.job_execution_id)
 
         async def record(repository: ExecutorRepository) -> str | None:
             """The parent's id when the outcome was current, else None (fenced)."""

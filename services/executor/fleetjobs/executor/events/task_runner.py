@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import contextvars
 import logging
+import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
@@ -91,10 +92,30 @@ class TaskRunner:
         # Children whose attempt this executor is handling, from its start to its last write:
         # an attempt of ours that is not in here (its handling failed) may be taken over.
         self._handled: set[str] = set()
+        # Children whose result batch went to the results service, awaiting its outcome
+        # (child → when handed over). A duplicate delivery meanwhile must not re-run the
+        # script; past twice the ack wait, maintenance decides whether the batch was lost.
+        self._awaiting_outcome: dict[str, float] = {}
 
     def signals_of(self, parent_id: str) -> list[StopSignal]:
         """The stop signals of `parent_id`'s attempts running here."""
         return [signal for parent, signal in self._running_attempts.values() if parent == parent_id]
+
+    def _handled_here(self, child_id: str) -> bool:
+        handed_over = self._awaiting_outcome.get(child_id)
+        awaiting = (
+            handed_over is not None and time.monotonic() - handed_over < 2 * self._ack_wait_seconds
+        )
+        return child_id in self._handled or awaiting
+
+    def outcome_arrived(self, child_id: str) -> None:
+        self._awaiting_outcome.pop(child_id, None)
+
+    def _forget_stale_hand_overs(self) -> None:
+        horizon = time.monotonic() - 2 * self._ack_wait_seconds
+        for child_id, handed_over in list(self._awaiting_outcome.items()):
+            if handed_over < horizon:
+                del self._awaiting_outcome[child_id]
 
     def handled(self) -> set[str]:
         """The children whose attempt this executor is handling now."""
@@ -249,7 +270,7 @@ class TaskRunner:
                 worker_id=self._worker_id,
                 now=now,
                 worker_stale_before=now - timedelta(seconds=self._worker_stale_seconds),
-                handled_here=task.job_execution_id in self._handled,
+                handled_here=self._handled_here(task.job_execution_id),
             )
         )
 
@@ -340,6 +361,8 @@ class TaskRunner:
                 )
             # No write here: the results service fences the batch, and its outcome ends the
             # attempt in one write, with these messages echoed back.
+            self._forget_stale_hand_overs()
+            self._awaiting_outcome[child.job_execution_id] = time.monotonic()
             try:
                 await self._publisher.result_batch(batch)
             except Exception as error:
