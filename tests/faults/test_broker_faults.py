@@ -13,6 +13,7 @@ import pytest
 
 from fleetjobs.core.lifecycle import Lifecycle
 from fleetjobs.testing._faults import (
+    COUNTING_SQLITE_SCRIPT,
     FAST_DELIVERY,
     lifecycles,
     postgres_job,
@@ -27,13 +28,7 @@ from fleetjobs.testing._launched import LauncherSuite, launched_suite
 from fleetjobs.testing._servers import postgres_databases
 
 TASKS = 500
-# Each run counts itself in the target (so a repeat would show), and returns one row.
-SCRIPT = """\
-CREATE TABLE IF NOT EXISTS visits (id INTEGER PRIMARY KEY, n INTEGER NOT NULL);
-INSERT INTO visits VALUES (1, 1) ON CONFLICT (id) DO UPDATE SET n = n + 1;
-WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 20000)
-SELECT count(*) AS counted, (SELECT n FROM visits) AS visits FROM c;
-"""
+SCRIPT = COUNTING_SQLITE_SCRIPT
 
 
 @pytest.fixture(scope="module")

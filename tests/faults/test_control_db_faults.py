@@ -13,6 +13,7 @@ from fleetjobs.core.db import upgrade_to_head
 from fleetjobs.core.lifecycle import Lifecycle
 from fleetjobs.testing._cluster import PrivateCluster, private_cluster
 from fleetjobs.testing._faults import (
+    COUNTING_SQLITE_SCRIPT,
     FAST_DELIVERY,
     lifecycles,
     runs_per_attempt,
@@ -26,12 +27,7 @@ from fleetjobs.testing._launched import LauncherSuite, launched_suite
 from fleetjobs.testing._servers import absent
 
 TASKS = 300
-SCRIPT = """\
-CREATE TABLE IF NOT EXISTS visits (id INTEGER PRIMARY KEY, n INTEGER NOT NULL);
-INSERT INTO visits VALUES (1, 1) ON CONFLICT (id) DO UPDATE SET n = n + 1;
-WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 20000)
-SELECT count(*) AS counted, (SELECT n FROM visits) AS visits FROM c;
-"""
+SCRIPT = COUNTING_SQLITE_SCRIPT
 
 
 @pytest.fixture(scope="module")

@@ -114,3 +114,13 @@ def lifecycles(suite: LauncherSuite, parent_id: str) -> dict[str, int]:
     return dict(
         Counter(child.lifecycle.value for child in children(suite.control_db_url, parent_id))
     )
+
+
+# A SQLite script that counts its own runs in the target (so a repeat would show) and returns
+# one row after a little work.
+COUNTING_SQLITE_SCRIPT = """\
+CREATE TABLE IF NOT EXISTS visits (id INTEGER PRIMARY KEY, n INTEGER NOT NULL);
+INSERT INTO visits VALUES (1, 1) ON CONFLICT (id) DO UPDATE SET n = n + 1;
+WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 20000)
+SELECT count(*) AS counted, (SELECT n FROM visits) AS visits FROM c;
+"""
