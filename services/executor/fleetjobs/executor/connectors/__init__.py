@@ -20,6 +20,7 @@ from fleetjobs.executor.connectors._base import (
     ScriptError,
     ScriptOutcome,
 )
+from fleetjobs.executor.connectors._stopping import STOPPED, TIMED_OUT, StopSignal, attempt_stop
 from fleetjobs.executor.connectors._support import refuse
 from fleetjobs.executor.connectors.mssql import MssqlConnector
 from fleetjobs.executor.connectors.mysql import MysqlConnector
@@ -28,6 +29,8 @@ from fleetjobs.executor.connectors.postgresql import PostgresqlConnector
 from fleetjobs.executor.connectors.sqlite import SqliteConnector
 
 __all__ = [
+    "STOPPED",
+    "TIMED_OUT",
     "Availability",
     "Column",
     "Connector",
@@ -42,6 +45,8 @@ __all__ = [
     "ScriptError",
     "ScriptOutcome",
     "SqliteConnector",
+    "StopSignal",
+    "attempt_stop",
     "build_connectors",
 ]
 

@@ -25,6 +25,9 @@ from fleetjobs.core.db.models import (
 )
 from fleetjobs.core.lifecycle import Lifecycle
 
+# Most children one reconciliation round republishes; the rest wait for the next round.
+RECONCILE_LIMIT = 1000
+
 
 class Begin(Enum):
     RUN = "run"  # attempt recorded: run it
@@ -407,6 +410,71 @@ class ExecutorRepository:
             .limit(500)
         )
         return [(parent_id, Lifecycle(stop)) for parent_id, stop in result.all() if stop]
+
+    # Reconciliation: children that should be moving but are not.
+    async def created_before(self, before: datetime) -> Sequence[ChildExecutionRow]:
+        result = await self._session.execute(
+            select(ChildExecutionRow)
+            .where(
+                ChildExecutionRow.lifecycle == Lifecycle.CREATED,
+                ChildExecutionRow.create_time < before,
+            )
+            .limit(RECONCILE_LIMIT)
+        )
+        return result.scalars().all()
+
+    async def retries_due_before(self, before: datetime) -> Sequence[ChildExecutionRow]:
+        result = await self._session.execute(
+            select(ChildExecutionRow)
+            .where(
+                ChildExecutionRow.lifecycle == Lifecycle.WAITING_FOR_RETRY,
+                ChildExecutionRow.next_attempt_at < before,
+            )
+            .limit(RECONCILE_LIMIT)
+        )
+        return result.scalars().all()
+
+    async def orphaned_attempts(
+        self, *, started_before: datetime, workers_stale_before: datetime
+    ) -> Sequence[ChildExecutionRow]:
+        """IN_PROGRESS children whose current attempt's worker is gone or stale."""
+        result = await self._session.execute(
+            select(ChildExecutionRow)
+            .join(
+                AttemptRow,
+                (AttemptRow.job_execution_id == ChildExecutionRow.job_execution_id)
+                & (AttemptRow.attempt == ChildExecutionRow.current_attempt),
+            )
+            .outerjoin(WorkerRow, WorkerRow.worker_id == AttemptRow.worker_id)
+            .where(
+                ChildExecutionRow.lifecycle == Lifecycle.IN_PROGRESS,
+                AttemptRow.start_time < started_before,
+                (WorkerRow.worker_id.is_(None)) | (WorkerRow.heartbeat_time < workers_stale_before),
+            )
+            .limit(RECONCILE_LIMIT)
+        )
+        return result.scalars().all()
+
+    async def attempts_of_worker(
+        self, worker_id: str, *, started_before: datetime
+    ) -> list[tuple[str, int]]:
+        """(child, attempt) of the IN_PROGRESS children whose current attempt is this
+        worker's and began before `started_before`."""
+        result = await self._session.execute(
+            select(ChildExecutionRow.job_execution_id, ChildExecutionRow.current_attempt)
+            .join(
+                AttemptRow,
+                (AttemptRow.job_execution_id == ChildExecutionRow.job_execution_id)
+                & (AttemptRow.attempt == ChildExecutionRow.current_attempt),
+            )
+            .where(
+                ChildExecutionRow.lifecycle == Lifecycle.IN_PROGRESS,
+                AttemptRow.worker_id == worker_id,
+                AttemptRow.start_time < started_before,
+            )
+            .limit(RECONCILE_LIMIT)
+        )
+        return [(child, attempt) for child, attempt in result.all()]
 
     # Workers.
     async def heartbeat(

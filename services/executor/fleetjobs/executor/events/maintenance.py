@@ -14,12 +14,10 @@ import socket
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from fleetjobs.core.db import utcnow
-from fleetjobs.core.db.models import AttemptRow, ChildExecutionRow, WorkerRow
-from fleetjobs.core.lifecycle import Lifecycle
+from fleetjobs.core.db.models import ChildExecutionRow
 from fleetjobs.executor.db.executions import ExecutorRepository
 from fleetjobs.executor.events.publisher import ExecutorPublisher
 
@@ -109,55 +107,11 @@ class Maintenance:
         lost_before = now - self._lost_after
         stale_workers = now - self._worker_stale
         async with self._sessions() as session:
-            created = (
-                (
-                    await session.execute(
-                        select(ChildExecutionRow)
-                        .where(
-                            ChildExecutionRow.lifecycle == Lifecycle.CREATED,
-                            ChildExecutionRow.create_time < lost_before,
-                        )
-                        .limit(1000)
-                    )
-                )
-                .scalars()
-                .all()
-            )
-            retrying = (
-                (
-                    await session.execute(
-                        select(ChildExecutionRow)
-                        .where(
-                            ChildExecutionRow.lifecycle == Lifecycle.WAITING_FOR_RETRY,
-                            ChildExecutionRow.next_attempt_at < lost_before,
-                        )
-                        .limit(1000)
-                    )
-                )
-                .scalars()
-                .all()
-            )
-            orphaned = (
-                (
-                    await session.execute(
-                        select(ChildExecutionRow)
-                        .join(
-                            AttemptRow,
-                            (AttemptRow.job_execution_id == ChildExecutionRow.job_execution_id)
-                            & (AttemptRow.attempt == ChildExecutionRow.current_attempt),
-                        )
-                        .outerjoin(WorkerRow, WorkerRow.worker_id == AttemptRow.worker_id)
-                        .where(
-                            ChildExecutionRow.lifecycle == Lifecycle.IN_PROGRESS,
-                            AttemptRow.start_time < lost_before,
-                            (WorkerRow.worker_id.is_(None))
-                            | (WorkerRow.heartbeat_time < stale_workers),
-                        )
-                        .limit(1000)
-                    )
-                )
-                .scalars()
-                .all()
+            repository = ExecutorRepository(session)
+            created = await repository.created_before(lost_before)
+            retrying = await repository.retries_due_before(lost_before)
+            orphaned = await repository.orphaned_attempts(
+                started_before=lost_before, workers_stale_before=stale_workers
             )
         stuck = [*created, *retrying, *orphaned, *await self._release_lost_hand_overs(lost_before)]
         for child in stuck:
@@ -177,22 +131,9 @@ class Maintenance:
         batch; the outcome is acked after it is recorded). So: attempts not handled here
         before the broker is asked, the broker holding neither, and still current after."""
         async with self._sessions() as session:
-            mine = (
-                await session.execute(
-                    select(ChildExecutionRow.job_execution_id, ChildExecutionRow.current_attempt)
-                    .join(
-                        AttemptRow,
-                        (AttemptRow.job_execution_id == ChildExecutionRow.job_execution_id)
-                        & (AttemptRow.attempt == ChildExecutionRow.current_attempt),
-                    )
-                    .where(
-                        ChildExecutionRow.lifecycle == Lifecycle.IN_PROGRESS,
-                        AttemptRow.worker_id == self._worker_id,
-                        AttemptRow.start_time < started_before,
-                    )
-                    .limit(1000)
-                )
-            ).all()
+            mine = await ExecutorRepository(session).attempts_of_worker(
+                self._worker_id, started_before=started_before
+            )
         handled = self._handled_here()
         handed_over = [(child, attempt) for child, attempt in mine if child not in handled]
         if not handed_over:

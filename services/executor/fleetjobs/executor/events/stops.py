@@ -19,7 +19,7 @@ from fleetjobs.core.db import utcnow
 from fleetjobs.core.lifecycle import Lifecycle
 from fleetjobs.core.messaging import Names
 from fleetjobs.events.v1 import events_pb2
-from fleetjobs.executor.connectors._stopping import STOPPED, TIMED_OUT
+from fleetjobs.executor.connectors import STOPPED, TIMED_OUT
 from fleetjobs.executor.db.group_commit import GroupCommit
 from fleetjobs.executor.events.publisher import ExecutorPublisher
 from fleetjobs.executor.events.task_runner import TaskRunner

@@ -35,8 +35,9 @@ from fleetjobs.executor.connectors import (
     Login,
     ScriptError,
     ScriptOutcome,
+    StopSignal,
+    attempt_stop,
 )
-from fleetjobs.executor.connectors._stopping import StopSignal, attempt_stop
 from fleetjobs.executor.db.executions import Begin, BeginOutcome
 from fleetjobs.executor.db.group_commit import GroupCommit
 from fleetjobs.executor.domain.policy import AfterFailure, EffectivePolicy, decide_after_failure

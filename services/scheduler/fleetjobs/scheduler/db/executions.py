@@ -45,6 +45,14 @@ class ParentRepository:
         )
         return result.scalars().all()
 
+    async def waiting_for_children(self) -> Sequence[str]:
+        result = await self._session.execute(
+            select(ParentExecutionRow.job_execution_id).where(
+                ParentExecutionRow.lifecycle == Lifecycle.WAITING_FOR_CHILD_JOB_EXECUTIONS
+            )
+        )
+        return result.scalars().all()
+
     async def request_stop(
         self, job_execution_id: str, *, lifecycle: Lifecycle, end_now: bool, now: datetime
     ) -> None:

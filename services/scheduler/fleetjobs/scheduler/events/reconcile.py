@@ -13,11 +13,9 @@ import asyncio
 import logging
 from datetime import timedelta
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from fleetjobs.core.db import utcnow
-from fleetjobs.core.db.models import ParentExecutionRow
 from fleetjobs.core.lifecycle import Lifecycle
 from fleetjobs.scheduler.db.executions import ParentRepository
 from fleetjobs.scheduler.events.commands import CommandPublisher
@@ -65,18 +63,7 @@ class Reconciler:
     async def reconcile_once(self) -> None:
         async with self._sessions() as session:
             stale = await ParentRepository(session).stale_created(utcnow() - START_GRACE)
-            waiting = (
-                (
-                    await session.execute(
-                        select(ParentExecutionRow.job_execution_id).where(
-                            ParentExecutionRow.lifecycle
-                            == Lifecycle.WAITING_FOR_CHILD_JOB_EXECUTIONS
-                        )
-                    )
-                )
-                .scalars()
-                .all()
-            )
+            waiting = await ParentRepository(session).waiting_for_children()
         async with self._sessions() as session:
             parents = ParentRepository(session)
             overdue = await parents.past_deadline(utcnow())
