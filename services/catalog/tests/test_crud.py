@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from fleetjobs.core.db import make_sync_engine
 from fleetjobs.core.db.models import ExecutionPolicyRow
+from fleetjobs.internal.v1 import catalog_internal_service_pb2 as ipb
 from fleetjobs.v1 import catalog_resources_pb2 as r
 from fleetjobs.v1 import catalog_service_pb2 as pb
 
@@ -738,6 +739,53 @@ def test_job_crud_and_references(catalog: Any) -> None:
     catalog.stub.DeleteJob(pb.DeleteJobRequest(name=name))
     catalog.fails(Code.NOT_FOUND, catalog.stub.GetJob, pb.GetJobRequest(name=name))
     catalog.fails(Code.NOT_FOUND, catalog.stub.DeleteJob, pb.DeleteJobRequest(name=name))
+    catalog.fails(
+        Code.NOT_FOUND,
+        catalog.stub.UpdateJob,
+        pb.UpdateJobRequest(job=r.Job(name=name, content_name=other_content)),
+    )
+    listed = _all_pages(
+        lambda token: catalog.stub.ListJobs(pb.ListJobsRequest(page_size=2, page_token=token)),
+        "jobs",
+    )
+    assert name not in [j.name for j in listed]
+    # Marked, not gone: its executions still run on what it names, until the scheduler
+    # removes it with its history (tests/e2e/test_job_deletion.py runs that part).
+    in_use = catalog.fails(
+        Code.FAILED_PRECONDITION,
+        catalog.stub.DeleteCredential,
+        pb.DeleteCredentialRequest(name=credential),
+    )
+    assert "it is removed once its executions end" in in_use.details()
+    recreated = catalog.fails(
+        Code.FAILED_PRECONDITION,
+        catalog.stub.CreateJob,
+        pb.CreateJobRequest(
+            job=r.Job(
+                name=name,
+                content_name=other_content,
+                target_id=target.target_id,
+                credential_name=credential,
+            )
+        ),
+    )
+    assert "removed once its executions end" in recreated.details()
+    definition = catalog.internal.GetJobDefinition(ipb.GetJobDefinitionRequest(name=name))
+    assert definition.deleted and definition.job.content_name == other_content
+    assert name in catalog.internal.ListDeletedJobs(ipb.ListDeletedJobsRequest()).names
+
+    catalog.internal.RemoveDeletedJob(ipb.RemoveDeletedJobRequest(name=name))
+    assert name not in catalog.internal.ListDeletedJobs(ipb.ListDeletedJobsRequest()).names
+    catalog.fails(
+        Code.NOT_FOUND,
+        catalog.internal.RemoveDeletedJob,
+        ipb.RemoveDeletedJobRequest(name=name),
+    )
+    catalog.fails(
+        Code.NOT_FOUND,
+        catalog.internal.GetJobDefinition,
+        ipb.GetJobDefinitionRequest(name=name),
+    )
     catalog.stub.DeleteCredential(pb.DeleteCredentialRequest(name=credential))
     catalog.stub.DeleteTarget(pb.DeleteTargetRequest(target_id=target.target_id))
 

@@ -272,5 +272,8 @@ def _delete(context: Context, args: argparse.Namespace) -> int:
     if context.out.json:
         context.out.emit_json(response)
     else:
-        context.out.line(f"deleted job {args.name}")
+        context.out.line(
+            f"deleted job {args.name}: it is removed with its history once no execution of it "
+            "is active (running ones go on; stop them with `fleetjobs executions stop`)"
+        )
     return 0

@@ -13,6 +13,7 @@ from fleetjobs.core.crypto import KeyStore
 from fleetjobs.core.messaging import PullLoop
 from fleetjobs.core.runtime import Runtime
 from fleetjobs.executor.api.executor_servicer import ExecutorServicer
+from fleetjobs.executor.api.internal_servicer import ExecutorInternalServicer
 from fleetjobs.executor.connectors import build_connectors
 from fleetjobs.executor.db.group_commit import GroupCommit
 from fleetjobs.executor.events.expander import Expander
@@ -22,6 +23,10 @@ from fleetjobs.executor.events.publisher import ExecutorPublisher
 from fleetjobs.executor.events.server_slots import ServerSlots
 from fleetjobs.executor.events.stops import StopHandler
 from fleetjobs.executor.events.task_runner import TaskRunner
+from fleetjobs.internal.v1 import (
+    executor_internal_service_pb2,
+    executor_internal_service_pb2_grpc,
+)
 from fleetjobs.v1 import executor_service_pb2, executor_service_pb2_grpc
 
 STARTS_ACK_WAIT_SECONDS = 60.0
@@ -29,7 +34,12 @@ OUTCOMES_ACK_WAIT_SECONDS = 30.0
 
 
 class ExecutorApp:
-    service_names = (executor_service_pb2.DESCRIPTOR.services_by_name["ExecutorService"].full_name,)
+    service_names = (
+        executor_service_pb2.DESCRIPTOR.services_by_name["ExecutorService"].full_name,
+        executor_internal_service_pb2.DESCRIPTOR.services_by_name[
+            "ExecutorInternalService"
+        ].full_name,
+    )
 
     def __init__(self, runtime: Runtime) -> None:
         settings = runtime.settings
@@ -156,6 +166,9 @@ class ExecutorApp:
                 worker_stale_seconds=self._runtime.settings.worker_stale_after,
             ),
             server,
+        )
+        executor_internal_service_pb2_grpc.add_ExecutorInternalServiceServicer_to_server(
+            ExecutorInternalServicer(self._runtime.sessions), server
         )
 
     async def start_consumers(self) -> None:

@@ -9,6 +9,11 @@ from fleetjobs.core.clients import CatalogClient, CredentialResolver
 from fleetjobs.core.crypto import KeyStore
 from fleetjobs.core.messaging import PullLoop
 from fleetjobs.core.runtime import Runtime
+from fleetjobs.internal.v1 import (
+    results_internal_service_pb2,
+    results_internal_service_pb2_grpc,
+)
+from fleetjobs.results.api.internal_servicer import ResultsInternalServicer
 from fleetjobs.results.api.results_servicer import ResultsServicer
 from fleetjobs.results.events.batch_writer import WRITER_THREADS, BatchWriter
 from fleetjobs.v1 import results_service_pb2, results_service_pb2_grpc
@@ -17,7 +22,12 @@ BATCHES_ACK_WAIT_SECONDS = 60.0
 
 
 class ResultsApp:
-    service_names = (results_service_pb2.DESCRIPTOR.services_by_name["ResultsService"].full_name,)
+    service_names = (
+        results_service_pb2.DESCRIPTOR.services_by_name["ResultsService"].full_name,
+        results_internal_service_pb2.DESCRIPTOR.services_by_name[
+            "ResultsInternalService"
+        ].full_name,
+    )
 
     def __init__(self, runtime: Runtime) -> None:
         settings = runtime.settings
@@ -52,6 +62,9 @@ class ResultsApp:
     def register(self, server: grpc.aio.Server) -> None:
         results_service_pb2_grpc.add_ResultsServiceServicer_to_server(
             ResultsServicer(self._runtime.sessions), server
+        )
+        results_internal_service_pb2_grpc.add_ResultsInternalServiceServicer_to_server(
+            ResultsInternalServicer(self._runtime.sessions), server
         )
 
     async def start_consumers(self) -> None:

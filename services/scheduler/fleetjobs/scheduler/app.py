@@ -11,6 +11,8 @@ from fleetjobs.core.runtime import Runtime
 from fleetjobs.scheduler.api.execution_servicer import ExecutionServicer
 from fleetjobs.scheduler.events.commands import CommandPublisher
 from fleetjobs.scheduler.events.fold import ParentFolder
+from fleetjobs.scheduler.events.history_clients import HistoryClients
+from fleetjobs.scheduler.events.job_removal import JobRemover
 from fleetjobs.scheduler.events.notifier import ChangeNotifier
 from fleetjobs.scheduler.events.reconcile import Reconciler
 from fleetjobs.v1 import execution_service_pb2, execution_service_pb2_grpc
@@ -29,7 +31,16 @@ class SchedulerService:
         self._notifier = ChangeNotifier()
         self._commands = CommandPublisher(runtime.nats, runtime.js, runtime.names)
         self._folder = ParentFolder(runtime.sessions, self._notifier)
-        self._reconciler = Reconciler(runtime.sessions, self._commands, self._folder)
+        addresses = runtime.settings.addresses
+        self._history = HistoryClients(
+            executor_address=addresses["executor"], results_address=addresses["results"]
+        )
+        self._reconciler = Reconciler(
+            runtime.sessions,
+            self._commands,
+            self._folder,
+            JobRemover(runtime.sessions, self._catalog, self._history),
+        )
         names = runtime.names
         self._events = PullLoop(
             runtime.js,
@@ -70,6 +81,7 @@ class SchedulerService:
         await self._events.stop()
 
     async def close(self) -> None:
+        await self._history.close()
         await self._catalog.close()
 
 

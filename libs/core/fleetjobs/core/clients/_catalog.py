@@ -42,6 +42,24 @@ class CatalogClient:
         reply = await self._call(self._catalog.GetJob, catalog_pb2.GetJobRequest(name=name))
         return reply.job  # type: ignore[attr-defined, no-any-return]
 
+    async def get_job_definition(self, name: str) -> tuple[resources.Job, bool]:
+        """The job and whether DeleteJob marked it; unlike get_job, a marked job is found."""
+        reply = await self._call(
+            self._internal.GetJobDefinition, internal_pb2.GetJobDefinitionRequest(name=name)
+        )
+        return reply.job, reply.deleted  # type: ignore[attr-defined]
+
+    async def list_deleted_jobs(self) -> list[str]:
+        reply = await self._call(
+            self._internal.ListDeletedJobs, internal_pb2.ListDeletedJobsRequest()
+        )
+        return list(reply.names)  # type: ignore[attr-defined]
+
+    async def remove_deleted_job(self, name: str) -> None:
+        await self._call(
+            self._internal.RemoveDeletedJob, internal_pb2.RemoveDeletedJobRequest(name=name)
+        )
+
     async def get_content(self, name: str, version: int = 0) -> resources.Content:
         reply = await self._call(
             self._catalog.GetContent, catalog_pb2.GetContentRequest(name=name, version=version)

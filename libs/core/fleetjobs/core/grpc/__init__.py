@@ -18,10 +18,12 @@ from fleetjobs.core.grpc._errors import (
     unimplemented,
 )
 from fleetjobs.core.grpc._health import wait_serving
+from fleetjobs.core.grpc._ids import MAX_IDS_PER_CALL, require_execution_ids
 from fleetjobs.core.grpc._pagination import PageRequest, decode_page_token, encode_page_token
 from fleetjobs.core.grpc._server import GrpcServer, PortInUseError, start_grpc_server
 
 __all__ = [
+    "MAX_IDS_PER_CALL",
     "ApiError",
     "GrpcServer",
     "PageRequest",
@@ -35,6 +37,7 @@ __all__ = [
     "invalid_argument",
     "message_to_json",
     "not_found",
+    "require_execution_ids",
     "start_grpc_server",
     "to_duration",
     "to_timestamp",

@@ -154,7 +154,7 @@ class ContentsApi(ServicerBase):
             job = await Jobs(session).first_using_content(request.name)
             if job is not None:
                 raise failed_precondition(
-                    f"content {request.name!r} is used by job {job!r}; change or delete the "
+                    f"content {request.name!r} is used by job {job}; change or delete the "
                     "jobs that use it first",
                     reason="CONTENT_IN_USE",
                 )

@@ -190,7 +190,7 @@ class CredentialsApi(ServicerBase):
             job = await Jobs(session).first_using_credential(request.name)
             if job is not None:
                 raise failed_precondition(
-                    f"credential {request.name!r} is used by job {job!r}; change or delete the "
+                    f"credential {request.name!r} is used by job {job}; change or delete the "
                     "jobs that use it first",
                     reason="CREDENTIAL_IN_USE",
                 )

@@ -18,7 +18,7 @@ from fleetjobs.catalog.domain import (
 )
 from fleetjobs.core.db import utcnow
 from fleetjobs.core.db.models import JobRow
-from fleetjobs.core.grpc import already_exists, invalid_argument, not_found
+from fleetjobs.core.grpc import already_exists, failed_precondition, invalid_argument, not_found
 from fleetjobs.v1 import catalog_resources_pb2 as resources
 from fleetjobs.v1 import catalog_service_pb2 as pb
 
@@ -73,7 +73,14 @@ class JobsApi(ServicerBase):
 
         async def create(session: AsyncSession) -> tuple[str, resources.Job]:
             jobs = Jobs(session)
-            if await jobs.get(spec.name) is not None:
+            existing = await jobs.get(spec.name, include_deleted=True)
+            if existing is not None and existing.delete_time is not None:
+                raise failed_precondition(
+                    f"job {spec.name!r} was deleted and is removed once its executions end; "
+                    "stop them (StopJobExecution) or wait, then create it again",
+                    reason="JOB_BEING_DELETED",
+                )
+            if existing is not None:
                 raise already_exists("job", spec.name)
             await _check_references(session, spec)
             now = utcnow()
@@ -143,9 +150,12 @@ class JobsApi(ServicerBase):
     async def DeleteJob(
         self, request: pb.DeleteJobRequest, context: grpc.aio.ServicerContext
     ) -> pb.DeleteJobResponse:
+        """Marks the job, as the seeds' asynchronous deletion does: it is gone for users at
+        once, running executions go on (StopJobExecution stops them), and the scheduler
+        removes the job with its history once none is active."""
         required(request.name, "name")
         async with self._sessions.begin() as session:
-            if not await Jobs(session).delete(request.name):
+            if not await Jobs(session).mark_deleted(request.name, utcnow()):
                 raise not_found("job", request.name)
         return pb.DeleteJobResponse()
 

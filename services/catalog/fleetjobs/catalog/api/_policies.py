@@ -133,7 +133,7 @@ class PoliciesApi(ServicerBase):
             job = await Jobs(session).first_using_policy(request.name)
             if job is not None:
                 raise failed_precondition(
-                    f"execution policy {request.name!r} is used by job {job!r}; change or "
+                    f"execution policy {request.name!r} is used by job {job}; change or "
                     "delete the jobs that use it first",
                     reason="POLICY_IN_USE",
                 )

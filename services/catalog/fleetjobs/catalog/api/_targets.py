@@ -148,7 +148,7 @@ class TargetsApi(ServicerBase):
             job = await Jobs(session).first_using_target(request.target_id)
             if job is not None:
                 raise failed_precondition(
-                    f"target {request.target_id!r} is used by job {job!r}; change or delete "
+                    f"target {request.target_id!r} is used by job {job}; change or delete "
                     "the jobs that use it first",
                     reason="TARGET_IN_USE",
                 )

@@ -1,8 +1,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
-from sqlalchemy import ColumnElement, delete, or_, select
+from sqlalchemy import ColumnElement, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fleetjobs.core.db.models import JobRow
@@ -12,18 +13,48 @@ class Jobs:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def get(self, name: str) -> JobRow | None:
-        return await self._session.get(JobRow, name)
+    async def get(self, name: str, *, include_deleted: bool = False) -> JobRow | None:
+        """A job DeleteJob marked is gone for users, but its executions still read it."""
+        row = await self._session.get(JobRow, name)
+        if row is None or (row.delete_time is not None and not include_deleted):
+            return None
+        return row
 
     def add(self, row: JobRow) -> None:
         self._session.add(row)
 
     async def list(self, *, offset: int, limit: int) -> Sequence[JobRow]:
-        statement = select(JobRow).order_by(JobRow.name).offset(offset).limit(limit)
+        statement = (
+            select(JobRow)
+            .where(JobRow.delete_time.is_(None))
+            .order_by(JobRow.name)
+            .offset(offset)
+            .limit(limit)
+        )
         return (await self._session.execute(statement)).scalars().all()
 
-    async def delete(self, name: str) -> bool:
-        result = await self._session.execute(delete(JobRow).where(JobRow.name == name))
+    async def mark_deleted(self, name: str, now: datetime) -> bool:
+        """False when there is no such job, or it is marked already."""
+        result = await self._session.execute(
+            update(JobRow)
+            .where(JobRow.name == name, JobRow.delete_time.is_(None))
+            .values(delete_time=now, update_time=now)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]  # CursorResult at runtime
+
+    async def deleted_names(self, limit: int) -> Sequence[str]:
+        statement = (
+            select(JobRow.name)
+            .where(JobRow.delete_time.is_not(None))
+            .order_by(JobRow.delete_time, JobRow.name)
+            .limit(limit)
+        )
+        return (await self._session.execute(statement)).scalars().all()
+
+    async def remove_deleted(self, name: str) -> bool:
+        result = await self._session.execute(
+            delete(JobRow).where(JobRow.name == name, JobRow.delete_time.is_not(None))
+        )
         return bool(result.rowcount)  # type: ignore[attr-defined]  # CursorResult at runtime
 
     async def first_using_credential(self, name: str) -> str | None:
@@ -45,5 +76,15 @@ class Jobs:
         return await self._first(JobRow.execution_policy_name == name)
 
     async def _first(self, condition: ColumnElement[bool]) -> str | None:
-        statement = select(JobRow.name).where(condition).order_by(JobRow.name).limit(1)
-        return (await self._session.execute(statement)).scalar_one_or_none()
+        """The job, quoted for a message. A marked job still counts: its executions run on
+        what it names until they end."""
+        statement = (
+            select(JobRow.name, JobRow.delete_time).where(condition).order_by(JobRow.name).limit(1)
+        )
+        found = (await self._session.execute(statement)).first()
+        if found is None:
+            return None
+        name, deleted = found
+        if deleted is None:
+            return repr(name)
+        return f"{name!r} (deleted; it is removed once its executions end)"

@@ -14,12 +14,14 @@ from datetime import datetime, timedelta
 from enum import Enum
 
 from sqlalchemy import delete, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fleetjobs.core.db.models import (
     AttemptRow,
     ChildExecutionRow,
     ExecutionSnapshotRow,
+    JobExpansionLockRow,
     ParentExecutionRow,
     WorkerRow,
 )
@@ -54,6 +56,22 @@ class ExecutorRepository:
     # Expansion.
     async def snapshot(self, parent_id: str) -> ExecutionSnapshotRow | None:
         return await self._session.get(ExecutionSnapshotRow, parent_id)
+
+    async def lock_job_expansions(self, job_name: str) -> None:
+        """Takes the job's expansion lock until the transaction ends: the upsert's row lock
+        on PostgreSQL; on SQLite, the write lock every writer takes."""
+        insert = (
+            postgresql.insert
+            if self._session.get_bind().dialect.name == "postgresql"
+            else sqlite.insert
+        )
+        statement = insert(JobExpansionLockRow).values(job_name=job_name, expansions=1)
+        await self._session.execute(
+            statement.on_conflict_do_update(
+                index_elements=[JobExpansionLockRow.job_name],
+                set_={"expansions": JobExpansionLockRow.expansions + 1},
+            )
+        )
 
     def add_expansion(
         self, snapshot: ExecutionSnapshotRow, children: Sequence[ChildExecutionRow]
@@ -433,6 +451,29 @@ class ExecutorRepository:
             .limit(RECONCILE_LIMIT)
         )
         return result.scalars().all()
+
+    async def claim_republish(
+        self, children: Sequence[ChildExecutionRow], *, now: datetime, claimed_before: datetime
+    ) -> list[ChildExecutionRow]:
+        """Of these stuck children, those no reconciler republished since `claimed_before`,
+        now marked as republished by this one. Every executor reconciles; the claim makes
+        one of them republish a child per round, not each of them."""
+        if not children:
+            return []
+        result = await self._session.execute(
+            update(ChildExecutionRow)
+            .where(
+                ChildExecutionRow.job_execution_id.in_([c.job_execution_id for c in children]),
+                (ChildExecutionRow.republish_time.is_(None))
+                | (ChildExecutionRow.republish_time < claimed_before),
+            )
+            # Not a change a watcher should see: update_time keeps its value.
+            .values(republish_time=now, update_time=ChildExecutionRow.update_time)
+            .returning(ChildExecutionRow.job_execution_id)
+            .execution_options(synchronize_session=False)
+        )
+        claimed = set(result.scalars().all())
+        return [child for child in children if child.job_execution_id in claimed]
 
     async def orphaned_attempts(
         self, *, started_before: datetime, workers_stale_before: datetime

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import uuid
 from collections.abc import Sequence
@@ -87,19 +88,17 @@ class Expander:
             return
         if snapshot is None:
             try:
-                snapshot, children = await self._snapshot(start)
+                snapshot, job, databases = await self._snapshot(start)
             except (DefinitionNotFound, ExpansionError) as error:
                 log.info("expansion failed", extra={"error": str(error)})
                 await self._publisher.expanded(
                     parent_id, child_count=0, content_version=0, error=str(error)
                 )
                 return
-            try:
-                async with self._sessions() as session:
-                    ExecutorRepository(session).add_expansion(snapshot, children)
-                    await session.commit()
-            except IntegrityError:
-                pass  # a redelivered start raced us: the other expansion stands
+            # A redelivered start that raced us fails on the snapshot's key: the other
+            # expansion stands.
+            with contextlib.suppress(IntegrityError):
+                await self._record_expansion(start, snapshot, job, databases)
         # Publish (again) every child not yet started: after a crash between the commit
         # and the publishes, the redelivered start completes the job. Msg ids drop repeats.
         async with self._sessions() as session:
@@ -116,21 +115,16 @@ class Expander:
 
     async def _snapshot(
         self, start: events_pb2.StartExecution
-    ) -> tuple[ExecutionSnapshotRow, list[ChildExecutionRow]]:
-        job = await self._catalog.get_job(start.job_name)
+    ) -> tuple[ExecutionSnapshotRow, resources.Job, list[DatabaseToRun]]:
+        # The definition even of a job DeleteJob marked since this execution was started:
+        # deleting a job lets its started executions run (the seeds).
+        job, _ = await self._catalog.get_job_definition(start.job_name)
         content = await self._catalog.get_content(job.content_name)
         policy = effective_policy(
             await self._catalog.get_execution_policy(job.execution_policy_name)
         )
         root = await self._catalog.get_target(job.target_id)
         databases = await expand_target(root, self._catalog.list_children)
-        busy: dict[str, str] = {}
-        if not job.allow_concurrent_executions:
-            # The seeds: a database an earlier execution of this job still runs on is skipped.
-            async with self._sessions() as session:
-                busy = await ExecutorRepository(session).busy_targets(
-                    job.name, [d.target_id for d in databases]
-                )
         now = utcnow()
         snapshot = ExecutionSnapshotRow(
             job_execution_id=start.job_execution_id,
@@ -145,9 +139,33 @@ class Expander:
             deadline=now + timedelta(milliseconds=policy.job_timeout_ms),
             create_time=now,
         )
-        return snapshot, [
-            self._child(start, job, d, now, busy_with=busy.get(d.target_id)) for d in databases
-        ]
+        return snapshot, job, databases
+
+    async def _record_expansion(
+        self,
+        start: events_pb2.StartExecution,
+        snapshot: ExecutionSnapshotRow,
+        job: resources.Job,
+        databases: list[DatabaseToRun],
+    ) -> None:
+        """Snapshot and children in one transaction, under the job's expansion lock: two
+        starts of one job expanded at the same instant by two executors take turns, so the
+        second sees the first's children and skips their databases (the seeds' overlap rule)."""
+        async with self._sessions() as session:
+            repository = ExecutorRepository(session)
+            await repository.lock_job_expansions(job.name)
+            busy: dict[str, str] = {}
+            if not job.allow_concurrent_executions:
+                busy = await repository.busy_targets(job.name, [d.target_id for d in databases])
+            now = snapshot.create_time
+            repository.add_expansion(
+                snapshot,
+                [
+                    self._child(start, job, d, now, busy_with=busy.get(d.target_id))
+                    for d in databases
+                ],
+            )
+            await session.commit()
 
     @staticmethod
     def _child(

@@ -113,7 +113,11 @@ class Maintenance:
             orphaned = await repository.orphaned_attempts(
                 started_before=lost_before, workers_stale_before=stale_workers
             )
-        stuck = [*created, *retrying, *orphaned, *await self._release_lost_hand_overs(lost_before)]
+            claimed = await repository.claim_republish(
+                [*created, *retrying, *orphaned], now=now, claimed_before=lost_before
+            )
+            await session.commit()
+        stuck = [*claimed, *await self._release_lost_hand_overs(lost_before)]
         for child in stuck:
             await self._publisher.task(child, salt=f"r{int(now.timestamp())}")
         if stuck:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fleetjobs.core.db.models import (
@@ -144,6 +144,30 @@ class ParentRepository:
         )
         result = await self._session.execute(query.offset(offset).limit(limit))
         return result.scalars().all()
+
+    # Removal of a deleted job's history.
+    async def ended_of_job(self, job_name: str, limit: int) -> Sequence[str]:
+        result = await self._session.execute(
+            select(ParentExecutionRow.job_execution_id)
+            .where(ParentExecutionRow.job_name == job_name, ParentExecutionRow.active.is_(False))
+            .order_by(ParentExecutionRow.job_execution_id)
+            .limit(limit)
+        )
+        return result.scalars().all()
+
+    async def count_of_job(self, job_name: str) -> int:
+        result = await self._session.execute(
+            select(func.count()).where(ParentExecutionRow.job_name == job_name)
+        )
+        return int(result.scalar_one())
+
+    async def delete_ended(self, job_execution_ids: Sequence[str]) -> None:
+        await self._session.execute(
+            delete(ParentExecutionRow).where(
+                ParentExecutionRow.job_execution_id.in_(list(job_execution_ids)),
+                ParentExecutionRow.active.is_(False),
+            )
+        )
 
 
 class ExecutionReadModel:

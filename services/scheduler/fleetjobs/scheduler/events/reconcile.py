@@ -5,6 +5,7 @@
 - A parent still waiting although its children are all terminal missed its fold (an event
   lost with the stream): fold it again.
 - A parent past its job timeout is stopped as TIMED_OUT: executors cancel what still runs.
+- A job DeleteJob marked is removed with its history once no execution of it is active.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from fleetjobs.core.lifecycle import Lifecycle
 from fleetjobs.scheduler.db.executions import ParentRepository
 from fleetjobs.scheduler.events.commands import CommandPublisher
 from fleetjobs.scheduler.events.fold import ParentFolder
+from fleetjobs.scheduler.events.job_removal import JobRemover
 
 log = logging.getLogger(__name__)
 
@@ -33,10 +35,12 @@ class Reconciler:
         sessions: async_sessionmaker[AsyncSession],
         commands: CommandPublisher,
         folder: ParentFolder,
+        remover: JobRemover,
     ) -> None:
         self._sessions = sessions
         self._commands = commands
         self._folder = folder
+        self._remover = remover
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -80,3 +84,7 @@ class Reconciler:
             await self._commands.publish_start(parent.job_execution_id, parent.job_name)
         for parent_id in waiting:
             await self._folder.fold_parent(parent_id)
+        try:
+            await self._remover.remove_deleted_jobs()
+        except Exception as error:  # the catalog is away: the next round tries again
+            log.warning("removing deleted jobs failed", extra={"error": repr(error)})

@@ -13,6 +13,7 @@ from fleetjobs.core.db.models._executor import (
     AttemptRow,
     ChildExecutionRow,
     ExecutionSnapshotRow,
+    JobExpansionLockRow,
     WorkerRow,
 )
 from fleetjobs.core.db.models._results import ResultSetRow
@@ -25,6 +26,7 @@ __all__ = [
     "CredentialRow",
     "ExecutionPolicyRow",
     "ExecutionSnapshotRow",
+    "JobExpansionLockRow",
     "JobRow",
     "ParentExecutionRow",
     "RequestIdRow",

@@ -92,6 +92,10 @@ class JobRow(Base):
     allow_concurrent_executions: Mapped[bool] = mapped_column(default=False)
     create_time: Mapped[datetime]
     update_time: Mapped[datetime]
+    # Set by DeleteJob. The job is hidden from then on, but its row (and the content,
+    # credential and target it names) stays until its executions end and the scheduler
+    # has removed its history (the seeds' asynchronous deletion).
+    delete_time: Mapped[datetime | None]
 
 
 class RequestIdRow(Base):

@@ -58,6 +58,9 @@ class ChildExecutionRow(Base):
     # Set on every change, so a watcher reads only the children that changed since it last
     # looked instead of the whole fleet each time.
     update_time: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow, index=False)
+    # When a reconciler last republished this child's task: every executor reconciles, and
+    # only the one that moves this time forward republishes, so replicas add no duplicates.
+    republish_time: Mapped[datetime | None]
 
 
 class AttemptRow(Base):
@@ -88,3 +91,13 @@ class WorkerRow(Base):
     tasks_in_flight: Mapped[int] = mapped_column(Integer, default=0)
     started_time: Mapped[datetime]
     heartbeat_time: Mapped[datetime]
+
+
+class JobExpansionLockRow(Base):
+    """One row per job, locked by each expansion of that job: two starts expanded at the same
+    instant then see each other's children, so overlap detection cannot miss."""
+
+    __tablename__ = "job_expansion_locks"
+
+    job_name: Mapped[str] = mapped_column(String(128), primary_key=True)
+    expansions: Mapped[int] = mapped_column(BigInteger, default=0)
