@@ -274,6 +274,6 @@ def _delete(context: Context, args: argparse.Namespace) -> int:
     else:
         context.out.line(
             f"deleted job {args.name}: it is removed with its history once no execution of it "
-            "is active (running ones go on; stop them with `fleetjobs executions stop`)"
+            "is active (running ones go on; stop them with `fleetjobs execution stop ID`)"
         )
     return 0
