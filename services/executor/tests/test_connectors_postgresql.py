@@ -1,8 +1,15 @@
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import decimal
+import signal
+import socket
+import subprocess
+import sys
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import replace
 
 import psycopg
@@ -243,3 +250,186 @@ def test_server_version(pg_address: DatabaseAddress, pg_login: Login) -> None:
     assert version.startswith("PostgreSQL ")
     with psycopg.connect(host=pg_address.server_name, user="postgres", dbname="postgres") as conn:
         assert str(conn.info.server_version // 10000) in version
+
+
+# ------------------------------------------------------------------------------ dead clients
+
+# A process of its own, so the test can kill it outright: the connector's own connect path and
+# its default settings, running a statement that would last ten minutes.
+_SLEEPER = """
+import sys
+from fleetjobs.executor.connectors import DatabaseAddress, Login, PostgresqlConnector
+
+host, port, database, user = sys.argv[1:5]
+PostgresqlConnector().run_script(
+    DatabaseAddress("postgresql", host, int(port), database),
+    Login(user, "not-checked"),
+    "SELECT pg_sleep(600)",
+    timeout_seconds=900,
+)
+"""
+
+
+def _backends(address: DatabaseAddress) -> list[int]:
+    """fleetjobs' sessions on the address's database."""
+    with psycopg.connect(
+        host=address.server_name, port=address.port, user="postgres", dbname="postgres"
+    ) as admin:
+        rows = admin.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = %s AND application_name = %s",
+            (address.database_name, "fleetjobs"),
+        ).fetchall()
+    return [int(row[0]) for row in rows]
+
+
+def _wait_for(condition: Callable[[], bool], what: str, *, seconds: float = 60) -> None:
+    # Generous: the bound only turns a hang into a failure, it measures nothing.
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {seconds} s waiting until {what}")
+        time.sleep(0.1)
+
+
+def test_a_killed_clients_statement_ends_on_the_server(
+    pg_address: DatabaseAddress, pg_login: Login
+) -> None:
+    sleeper = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            _SLEEPER,
+            pg_address.server_name,
+            str(pg_address.port),
+            pg_address.database_name,
+            pg_login.username,
+        ]
+    )
+    try:
+        _wait_for(lambda: len(_backends(pg_address)) == 1, "pg_sleep runs")
+        (backend,) = _backends(pg_address)
+        sleeper.send_signal(signal.SIGKILL)
+        sleeper.wait(30)
+        # Without the check the backend would sleep out its ten minutes.
+        _wait_for(
+            lambda: backend not in _backends(pg_address),
+            "the server ended the dead client's statement",
+        )
+    finally:
+        if sleeper.poll() is None:
+            sleeper.kill()
+            sleeper.wait()
+
+
+def test_the_connection_check_comes_before_the_targets_own_options(
+    pg_address: DatabaseAddress, pg_login: Login
+) -> None:
+    script = (
+        "SELECT current_setting('client_connection_check_interval') AS checked,"
+        " current_setting('statement_timeout') AS timeout"
+    )
+    checked = PostgresqlConnector(connection_check_seconds=2.5)
+    outcome = checked.run_script(pg_address, pg_login, script, timeout_seconds=TIMEOUT)
+    assert outcome.first_result_set is not None
+    assert outcome.first_result_set.rows == [("2500ms", "0")]
+
+    own = replace(pg_address, options={"options": "-c statement_timeout=4s"})
+    outcome = checked.run_script(own, pg_login, script, timeout_seconds=TIMEOUT)
+    assert outcome.first_result_set is not None
+    assert outcome.first_result_set.rows == [("2500ms", "4s")]
+
+    # A target that sets the check itself keeps its own value.
+    own = replace(pg_address, options={"options": "-c client_connection_check_interval=7s"})
+    outcome = checked.run_script(own, pg_login, script, timeout_seconds=TIMEOUT)
+    assert outcome.first_result_set is not None
+    assert outcome.first_result_set.rows == [("7s", "0")]
+
+
+class _OldServer:
+    """Stands in for a PostgreSQL 13 server in front of the real one: a start-up packet asking
+    for client_connection_check_interval gets the FATAL error 13 answers with; any other is
+    passed on to the real server, and the session with it."""
+
+    def __init__(self, upstream: DatabaseAddress) -> None:
+        self._upstream = (upstream.server_name, upstream.port)
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = int(self._listener.getsockname()[1])
+        self.refused = 0
+        self.passed = 0
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def close(self) -> None:
+        self._listener.close()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(client,), daemon=True).start()
+
+    def _serve(self, client: socket.socket) -> None:
+        packet = _read_packet(client)
+        # SSLRequest / GSSENCRequest: "N", and the start-up packet follows in the clear.
+        while int.from_bytes(packet[4:8], "big") in (80877103, 80877104):
+            client.sendall(b"N")
+            packet = _read_packet(client)
+        if b"client_connection_check_interval" in packet:
+            self.refused += 1
+            fields = (
+                b"SFATAL\0VFATAL\0C42704\0"
+                b'Munrecognized configuration parameter "client_connection_check_interval"\0\0'
+            )
+            client.sendall(b"E" + (len(fields) + 4).to_bytes(4, "big") + fields)
+            client.close()
+            return
+        self.passed += 1
+        upstream = socket.create_connection(self._upstream)
+        upstream.sendall(packet)
+        threading.Thread(target=_pipe, args=(upstream, client), daemon=True).start()
+        _pipe(client, upstream)
+
+
+def _read_packet(sock: socket.socket) -> bytes:
+    head = _read_exactly(sock, 4)
+    return head + _read_exactly(sock, int.from_bytes(head, "big") - 4)
+
+
+def _read_exactly(sock: socket.socket, size: int) -> bytes:
+    data = b""
+    while len(data) < size:
+        chunk = sock.recv(size - len(data))
+        if not chunk:
+            raise ConnectionError("closed")
+        data += chunk
+    return data
+
+
+def _pipe(source: socket.socket, sink: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        while chunk := source.recv(65536):
+            sink.sendall(chunk)
+    for sock in (source, sink):
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+
+
+def test_a_server_older_than_14_is_connected_to_without_the_check(
+    pg_address: DatabaseAddress, pg_login: Login
+) -> None:
+    old = _OldServer(pg_address)
+    try:
+        address = replace(pg_address, server_name="127.0.0.1", port=old.port)
+        checked = PostgresqlConnector()
+        script = "SELECT current_setting('client_connection_check_interval')"
+        outcome = checked.run_script(address, pg_login, script, timeout_seconds=TIMEOUT)
+        assert outcome.first_result_set is not None
+        assert outcome.first_result_set.rows == [("0",)]  # the server's own default
+        assert (old.refused, old.passed) == (1, 1)
+
+        # Remembered: the next session goes straight to a start-up it accepts.
+        assert checked.server_version(address, pg_login).startswith("PostgreSQL ")
+        assert (old.refused, old.passed) == (1, 2)
+    finally:
+        old.close()

@@ -47,11 +47,18 @@ class ExecutorApp:
         self._runtime = runtime
         self.worker_id = f"executor-{settings.replica}-{uuid.uuid4().hex[:8]}"
         self._catalog = CatalogClient(settings.addresses["catalog"])
-        self._connectors = build_connectors(settings.sqlite_root)
+        self._connectors = build_connectors(
+            settings.sqlite_root, postgres_connection_check_seconds=settings.heartbeat_interval
+        )
         self._credentials = CredentialResolver(self._catalog, KeyStore.ensure(settings.keys_dir))
         self._publisher = ExecutorPublisher(runtime.js, names)
         self._slots = ServerSlots(
-            runtime.js, names, cap=settings.max_per_server, holder=self.worker_id
+            runtime.js,
+            names,
+            cap=settings.max_per_server,
+            holder=self.worker_id,
+            ttl_seconds=settings.slot_ttl,
+            refresh_seconds=settings.slot_refresh_interval,
         )
         # Every attempt-scoped write of this executor goes through one group commit.
         self._writes = GroupCommit(runtime.sessions)

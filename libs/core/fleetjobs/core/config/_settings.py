@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -11,6 +12,11 @@ DEFAULT_ADDRESSES = {
     "executor": "127.0.0.1:50053",
     "results": "127.0.0.1:50054",
 }
+
+
+# NATS refuses a bucket whose TTL (and so its duplicate window) is under 100 ms; under a second,
+# the refreshes every third of it would be a busy loop of round trips.
+MIN_SLOT_TTL_SECONDS = 1.0
 
 
 class SettingsError(ValueError):
@@ -38,6 +44,8 @@ def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
         value = float(raw)
     except ValueError:
         raise SettingsError(f"{name}={raw!r} is not a number of seconds") from None
+    if not math.isfinite(value):
+        raise SettingsError(f"{name}={raw!r} is not a finite number of seconds")
     if not value > 0:
         raise SettingsError(f"{name}={value} must be more than 0 seconds")
     return value
@@ -73,8 +81,17 @@ class CommonSettings:
     heartbeat_interval: float = 5.0
     worker_stale_after: float = 20.0
     reconcile_interval: float = 30.0
+    # A per-server slot (docs/adr/0002-per-server-slots.md) is forgotten `slot_ttl` after its
+    # holder last refreshed it, so an executor that died gives its connections back after at
+    # most that long; a live holder refreshes every third of it.
+    slot_ttl: float = 30.0
 
     def __post_init__(self) -> None:
+        if not (math.isfinite(self.slot_ttl) and self.slot_ttl >= MIN_SLOT_TTL_SECONDS):
+            raise SettingsError(
+                f"FLEETJOBS_SLOT_TTL={self.slot_ttl:g} must be at least {MIN_SLOT_TTL_SECONDS:g} s "
+                "(seconds a dead executor's per-server slots stay taken)"
+            )
         if not self.heartbeat_interval < self.worker_stale_after < self.task_ack_wait:
             raise SettingsError(
                 "FLEETJOBS_HEARTBEAT_INTERVAL < FLEETJOBS_WORKER_STALE_AFTER < "
@@ -87,6 +104,11 @@ class CommonSettings:
     def keep_alive_interval(self) -> float:
         """How often a running attempt tells the broker it is alive."""
         return self.task_ack_wait / 3
+
+    @property
+    def slot_refresh_interval(self) -> float:
+        """How often a held per-server slot is refreshed."""
+        return self.slot_ttl / 3
 
     @property
     def lost_after(self) -> float:
@@ -125,6 +147,7 @@ class CommonSettings:
             heartbeat_interval=_seconds(env, "FLEETJOBS_HEARTBEAT_INTERVAL", 5.0),
             worker_stale_after=_seconds(env, "FLEETJOBS_WORKER_STALE_AFTER", 20.0),
             reconcile_interval=_seconds(env, "FLEETJOBS_RECONCILE_INTERVAL", 30.0),
+            slot_ttl=_seconds(env, "FLEETJOBS_SLOT_TTL", 30.0),
         )
 
     def listen_address(self, service: str) -> str:

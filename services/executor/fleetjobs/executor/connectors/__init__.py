@@ -25,7 +25,10 @@ from fleetjobs.executor.connectors._support import refuse
 from fleetjobs.executor.connectors.mssql import MssqlConnector
 from fleetjobs.executor.connectors.mysql import MysqlConnector
 from fleetjobs.executor.connectors.odbc import OdbcConnector
-from fleetjobs.executor.connectors.postgresql import PostgresqlConnector
+from fleetjobs.executor.connectors.postgresql import (
+    DEFAULT_CONNECTION_CHECK_SECONDS,
+    PostgresqlConnector,
+)
 from fleetjobs.executor.connectors.sqlite import SqliteConnector
 
 __all__ = [
@@ -51,10 +54,16 @@ __all__ = [
 ]
 
 
-def build_connectors(sqlite_root: Path) -> dict[str, Connector]:
-    """All five engines' connectors, keyed by engine name."""
+def build_connectors(
+    sqlite_root: Path,
+    *,
+    postgres_connection_check_seconds: float = DEFAULT_CONNECTION_CHECK_SECONDS,
+) -> dict[str, Connector]:
+    """All five engines' connectors, keyed by engine name. `postgres_connection_check_seconds`:
+    how often a PostgreSQL target checks, during a statement, that the executor is still
+    connected (see the postgresql module)."""
     connectors: list[Connector] = [
-        PostgresqlConnector(),
+        PostgresqlConnector(connection_check_seconds=postgres_connection_check_seconds),
         MysqlConnector(),
         SqliteConnector(sqlite_root),
         OdbcConnector(),

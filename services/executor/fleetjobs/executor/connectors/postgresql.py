@@ -10,10 +10,18 @@ A consequence worth knowing: PostgreSQL runs a multi-statement Query message as 
 transaction unless the script itself says `COMMIT` / `BEGIN`. A failing statement therefore
 undoes the statements before it, and commands that refuse transaction blocks (`CREATE
 DATABASE`, `VACUUM`, `CREATE INDEX CONCURRENTLY`) only run when they are the whole script.
+
+A statement outlives a client that dies without cancelling it (an executor killed outright):
+the server only notices at its next write, which a `pg_sleep(600)` or a long `UPDATE` does not
+make. So every session asks the server (PostgreSQL 14+) to check its client every few seconds
+during a query, `client_connection_check_interval`, sent as a start-up option so it costs no
+round trip. Servers that refuse it at start-up (older than 14, or a pooler that passes no
+start-up options) are remembered and connected to without it.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 from typing import Any
 
@@ -45,6 +53,11 @@ __all__ = ["PostgresqlConnector", "postgres_type_to_canonical"]
 
 DEFAULT_PORT = 5432
 APPLICATION_NAME = "fleetjobs"
+# The executor passes its heartbeat interval (5 s by default): a killed executor's statement
+# then ends before the executor is presumed dead (FLEETJOBS_WORKER_STALE_AFTER, always longer)
+# and its attempt is run again elsewhere.
+DEFAULT_CONNECTION_CHECK_SECONDS = 5.0
+_CONNECTION_CHECK = "client_connection_check_interval"
 
 # Built-in type OIDs (pg_type.dat); they never change between server versions.
 _OID_TYPES: dict[int, CanonicalType] = {
@@ -141,6 +154,18 @@ def _lenient_loader(base: type[abc.Loader]) -> type[Loader]:
 class PostgresqlConnector:
     engine = "postgresql"
 
+    def __init__(
+        self, *, connection_check_seconds: float = DEFAULT_CONNECTION_CHECK_SECONDS
+    ) -> None:
+        """`connection_check_seconds`: how often the server checks, during a query, that this
+        client is still there (0 leaves the server's setting alone)."""
+        self._check_ms = round(connection_check_seconds * 1000)
+        if connection_check_seconds > 0:
+            self._check_ms = max(self._check_ms, 1)
+        # (host, port) of servers that refused the check at start-up.
+        self._without_check: set[tuple[str, int]] = set()
+        self._lock = threading.Lock()
+
     def availability(self) -> Availability:
         libpq = pq.version()
         return Availability(
@@ -154,7 +179,7 @@ class PostgresqlConnector:
         self, address: DatabaseAddress, login: Login | None, script: str, *, timeout_seconds: float
     ) -> ScriptOutcome:
         secrets = _secrets(login)
-        connection = _connect(address, login)
+        connection = self._connect(address, login)
         notices: list[str] = []
         connection.add_notice_handler(lambda diag: notices.append(_notice_text(diag)))
         try:
@@ -172,7 +197,7 @@ class PostgresqlConnector:
             connection.close()
 
     def server_version(self, address: DatabaseAddress, login: Login | None) -> str:
-        connection = _connect(address, login)
+        connection = self._connect(address, login)
         try:
             with connection.cursor() as cursor:
                 row = cursor.execute("SELECT version()").fetchone()
@@ -181,6 +206,26 @@ class PostgresqlConnector:
         finally:
             connection.close()
         return str(row[0]) if row else ""
+
+    def _connect(self, address: DatabaseAddress, login: Login | None) -> psycopg.Connection[Any]:
+        params = connection_parameters(address, login)
+        server = (str(params["host"] or ""), int(params["port"]))
+        with self._lock:
+            check = self._check_ms > 0 and server not in self._without_check
+        try:
+            if check:
+                try:
+                    return _open(_with_connection_check(params, self._check_ms))
+                except psycopg.Error as error:
+                    if not _refuses_connection_check(error):
+                        raise
+                with self._lock:
+                    self._without_check.add(server)
+            return _open(params)
+        except psycopg.Error as error:
+            # `from None`: the driver's exception would carry an unscrubbed copy of the
+            # message into any traceback that gets logged.
+            raise _connection_error(error, _secrets(login)) from None
 
 
 def connection_parameters(address: DatabaseAddress, login: Login | None) -> dict[str, Any]:
@@ -211,14 +256,24 @@ def _check_options(options: Mapping[str, str]) -> None:
             raise refuse(f"option {key} is not a PostgreSQL connection option (allowed: {allowed})")
 
 
-def _connect(address: DatabaseAddress, login: Login | None) -> psycopg.Connection[Any]:
-    params = connection_parameters(address, login)
-    try:
-        return psycopg.connect(autocommit=True, context=_adapters(), **params)
-    except psycopg.Error as error:
-        # `from None`: the driver's exception would carry an unscrubbed copy of the message
-        # into any traceback that gets logged.
-        raise _connection_error(error, _secrets(login)) from None
+def _with_connection_check(params: dict[str, Any], check_ms: int) -> dict[str, Any]:
+    # First, so that a `-c client_connection_check_interval=…` in the target's own options,
+    # which comes later, wins.
+    ours = f"-c {_CONNECTION_CHECK}={check_ms}"
+    options = params.get("options")
+    return {**params, "options": f"{ours} {options}" if options else ours}
+
+
+def _refuses_connection_check(error: psycopg.Error) -> bool:
+    """Whether a failed start-up was the server refusing the check: PostgreSQL before 14
+    (`unrecognized configuration parameter "client_connection_check_interval"`) or a pooler
+    that takes no start-up options (PgBouncer: `unsupported startup parameter: options`)."""
+    message = str(error).lower()
+    return _CONNECTION_CHECK in message or "unsupported startup parameter" in message
+
+
+def _open(params: dict[str, Any]) -> psycopg.Connection[Any]:
+    return psycopg.connect(autocommit=True, context=_adapters(), **params)
 
 
 def _first_result_set(cursor: psycopg.Cursor[Any]) -> ResultSet | None:

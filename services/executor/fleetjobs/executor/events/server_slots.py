@@ -7,6 +7,11 @@ compare-and-set to "free", so a slot costs one round trip each way when this exe
 its last revision. The holder refreshes it while its attempt runs; the bucket's TTL removes
 the key of a holder that died, so a crashed executor never leaks capacity. A local semaphore
 in front keeps one executor from spinning on keys it cannot get.
+
+A holder that finds its key gone or taken by someone else when it refreshes (no refresh landed
+for a whole TTL: the broker was unreachable, or the event loop stalled) is running without a
+slot, and its server may be over the cap: it takes a slot again in the background while the
+attempt goes on, and refreshes and finally releases that one instead.
 """
 
 from __future__ import annotations
@@ -15,26 +20,31 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+import math
 import random
 from collections.abc import AsyncIterator
 
 from nats import errors as nats_errors
 from nats.js import JetStreamContext
 from nats.js.errors import (
+    BadRequestError,
     BucketNotFoundError,
     KeyNotFoundError,
     KeyWrongLastSequenceError,
     NoStreamResponseError,
+    NotFoundError,
 )
 from nats.js.kv import KeyValue
 
 from fleetjobs.core.messaging import Names
+from fleetjobs.core.sql import server_label
 
 log = logging.getLogger(__name__)
 
-SLOT_TTL_SECONDS = 30.0
-SLOT_REFRESH_SECONDS = 10.0
+DEFAULT_TTL_SECONDS = 30.0
 RETRY_BACKOFF_SECONDS = (0.005, 0.2)
+# What nats-py's create_key_value gives a bucket: de-duplication never outlives the keys.
+MAX_DUPLICATE_WINDOW_SECONDS = 120.0
 
 
 def server_key(engine: str, server_name: str, port: int) -> str:
@@ -45,39 +55,85 @@ def server_key(engine: str, server_name: str, port: int) -> str:
 FREE = b"free"
 
 
+class _Lease:
+    """The slot an attempt holds; `revision` is None while it has none (taking one again)."""
+
+    __slots__ = ("revision", "slot")
+
+    def __init__(self, slot: str, revision: int | None) -> None:
+        self.slot = slot
+        self.revision = revision
+
+
 class ServerSlots:
-    def __init__(self, js: JetStreamContext, names: Names, *, cap: int, holder: str) -> None:
+    def __init__(
+        self,
+        js: JetStreamContext,
+        names: Names,
+        *,
+        cap: int,
+        holder: str,
+        ttl_seconds: float = DEFAULT_TTL_SECONDS,
+        refresh_seconds: float | None = None,
+    ) -> None:
         self._js = js
         self._bucket = names.server_slots_bucket
+        # The key-value bucket is this stream (the KV naming convention of every NATS client).
+        self._stream = f"KV_{self._bucket}"
         self._cap = cap
         self._holder = holder.encode()
+        self._ttl = ttl_seconds
+        self._refresh_seconds = ttl_seconds / 3 if refresh_seconds is None else refresh_seconds
         self._kv: KeyValue | None = None
         self._local: dict[str, asyncio.Semaphore] = {}
         # Slots this executor last saw free, with that revision: the next take is one CAS.
         self._free: dict[str, int] = {}
 
     async def start(self) -> None:
+        """Sets the bucket up, with this executor's TTL: a bucket keeps the TTL it was created
+        with, so one made under another FLEETJOBS_SLOT_TTL is changed to this one."""
         try:
-            self._kv = await self._js.key_value(self._bucket)
-        except BucketNotFoundError:
-            self._kv = await self._js.create_key_value(
-                bucket=self._bucket, ttl=SLOT_TTL_SECONDS, history=1
+            info = await self._js.stream_info(self._stream)
+        except NotFoundError:
+            try:
+                self._kv = await self._js.create_key_value(
+                    bucket=self._bucket, ttl=self._ttl, history=1
+                )
+                return
+            except BadRequestError:
+                # Another executor created it in between, perhaps with another TTL.
+                info = await self._js.stream_info(self._stream)
+        current = info.config.max_age or 0.0
+        if not math.isclose(current, self._ttl, abs_tol=1e-3):
+            await self._js.update_stream(
+                info.config.evolve(
+                    max_age=self._ttl,
+                    # The server refuses a duplicate window longer than the max age.
+                    duplicate_window=min(self._ttl, MAX_DUPLICATE_WINDOW_SECONDS),
+                )
             )
+            log.info(
+                "server slot TTL changed",
+                extra={"bucket": self._bucket, "from_seconds": current, "to_seconds": self._ttl},
+            )
+        self._kv = await self._js.key_value(self._bucket)
 
     @contextlib.asynccontextmanager
-    async def hold(self, key: str) -> AsyncIterator[None]:
+    async def hold(self, engine: str, server_name: str, port: int) -> AsyncIterator[None]:
+        key = server_key(engine, server_name, port)
         local = self._local.setdefault(key, asyncio.Semaphore(self._cap))
         async with local:
             slot, revision = await self._acquire(key)
-            held = [revision]
-            refresher = asyncio.create_task(self._refresh(slot, held))
+            lease = _Lease(slot, revision)
+            refresher = asyncio.create_task(self._refresh(lease, key, engine, server_name, port))
             try:
                 yield
             finally:
                 refresher.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await refresher
-                await self._release(slot, held[0])
+                if lease.revision is not None:
+                    await self._release(lease.slot, lease.revision)
 
     def _candidates(self, key: str) -> list[str]:
         known_free = [s for s in self._free if s.startswith(f"{key}.")]
@@ -127,14 +183,65 @@ class ServerSlots:
         except KeyWrongLastSequenceError:
             return None
 
-    async def _refresh(self, slot: str, held: list[int]) -> None:
-        assert self._kv is not None
+    async def _refresh(
+        self, lease: _Lease, key: str, engine: str, server_name: str, port: int
+    ) -> None:
+        failures = 0
         while True:
-            await asyncio.sleep(SLOT_REFRESH_SECONDS)
+            await asyncio.sleep(self._refresh_seconds)
+            assert self._kv is not None and lease.revision is not None
             try:
-                held[0] = await self._kv.update(slot, self._holder, last=held[0])
-            except Exception as error:  # the TTL is long enough for the next refresh
-                log.warning("slot refresh failed", extra={"slot": slot, "error": repr(error)})
+                lease.revision = await self._kv.update(
+                    lease.slot, self._holder, last=lease.revision
+                )
+            except KeyWrongLastSequenceError:
+                # Expired or taken by another holder: the script runs on, so the only way back
+                # under the cap is to hold a slot again. Cancelled (the attempt ended) while a
+                # take is in flight, that take may land unrecorded; the TTL frees it then.
+                log.warning(
+                    "server slot lost; taking one again",
+                    extra={
+                        "engine": engine,
+                        "server": server_label(engine, server_name, port),
+                        "failed_refreshes": failures,
+                    },
+                )
+                lease.revision = None
+                lease.slot, lease.revision = await self._acquire(key)
+                log.info(
+                    "server slot taken again",
+                    extra={"engine": engine, "server": server_label(engine, server_name, port)},
+                )
+                failures = 0
+            except Exception as error:
+                # Most likely the broker is restarting or slow: the next refresh may land
+                # within the TTL. One warning per streak, not one per refresh.
+                if not failures:
+                    log.warning(
+                        "server slot refresh failing; retrying",
+                        extra={
+                            "engine": engine,
+                            "server": server_label(engine, server_name, port),
+                            "error": repr(error),
+                        },
+                    )
+                failures += 1
+                if isinstance(error, NoStreamResponseError | BucketNotFoundError):
+                    # The bucket is gone (a wiped JetStream store): set it up again, so the
+                    # next refresh finds the key missing and takes a slot in the new bucket.
+                    with contextlib.suppress(Exception):
+                        await self.start()
+            else:
+                if failures:
+                    log.info(
+                        "server slot refreshed again",
+                        extra={
+                            "engine": engine,
+                            "server": server_label(engine, server_name, port),
+                            "failed_refreshes": failures,
+                        },
+                    )
+                    failures = 0
 
     async def _release(self, slot: str, revision: int) -> None:
         assert self._kv is not None

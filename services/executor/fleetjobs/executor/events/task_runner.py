@@ -43,7 +43,7 @@ from fleetjobs.executor.db.group_commit import GroupCommit
 from fleetjobs.executor.domain.policy import AfterFailure, EffectivePolicy, decide_after_failure
 from fleetjobs.executor.events.credentials import login_for, refusal
 from fleetjobs.executor.events.publisher import ExecutorPublisher
-from fleetjobs.executor.events.server_slots import ServerSlots, server_key
+from fleetjobs.executor.events.server_slots import ServerSlots
 from fleetjobs.v1 import catalog_resources_pb2 as resources
 
 log = logging.getLogger(__name__)
@@ -166,7 +166,7 @@ class TaskRunner:
         # SQLite files are not servers: no connection cap to respect.
         if task.engine == "sqlite":
             return contextlib.nullcontext()
-        return self._slots.hold(server_key(task.engine, task.server_name, task.port))
+        return self._slots.hold(task.engine, task.server_name, task.port)
 
     async def _run(self, message: Msg, task: events_pb2.Task) -> None:
         # Alive from the start: a task may wait for a server slot longer than the ack wait.

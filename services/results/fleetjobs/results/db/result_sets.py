@@ -27,15 +27,40 @@ class ResultSetRepository:
         return result.scalar_one_or_none() is not None
 
     async def current_attempts(
-        self, attempts: Iterable[tuple[str, int]]
+        self, attempts: Iterable[tuple[str, int]], *, hold: bool = False
     ) -> dict[tuple[str, int], str | None]:
         """Of the (child, attempt) pairs, those whose attempt is still the child's current one
         and running, each with its parent's stop (CANCELED, TIMED_OUT) or None: the fence
-        for many batches in one query."""
+        for many batches in one query.
+
+        `hold`: the answer must stay true until the session's transaction ends, so that rows
+        committed elsewhere meanwhile are not committed after a stop. On PostgreSQL the
+        parents' and the children's rows are read FOR SHARE: the scheduler's stop, the
+        executor's next attempt or end of the child wait for this transaction. SQLite has one
+        writer at a time, so there the caller must have written in this transaction first
+        (it then holds the write lock, and the read sees the last commit)."""
         wanted = set(attempts)
         if not wanted:
             return {}
-        result = await self._session.execute(
+        children = sorted({child for child, _ in wanted})
+        lock = hold and self._session.get_bind().dialect.name == "postgresql"
+        if lock:
+            # Parents first, in id order, then children in id order: every holder takes them
+            # in the same order. A separate statement, because the fence's outer join cannot
+            # lock its nullable side.
+            await self._session.execute(
+                select(ParentExecutionRow.job_execution_id)
+                .where(
+                    ParentExecutionRow.job_execution_id.in_(
+                        select(ChildExecutionRow.parent_job_execution_id).where(
+                            ChildExecutionRow.job_execution_id.in_(children)
+                        )
+                    )
+                )
+                .order_by(ParentExecutionRow.job_execution_id)
+                .with_for_update(read=True)
+            )
+        statement = (
             select(
                 ChildExecutionRow.job_execution_id,
                 ChildExecutionRow.current_attempt,
@@ -46,10 +71,15 @@ class ResultSetRepository:
                 ParentExecutionRow.job_execution_id == ChildExecutionRow.parent_job_execution_id,
             )
             .where(
-                ChildExecutionRow.job_execution_id.in_(sorted({child for child, _ in wanted})),
+                ChildExecutionRow.job_execution_id.in_(children),
                 ChildExecutionRow.lifecycle == Lifecycle.IN_PROGRESS,
             )
         )
+        if lock:
+            statement = statement.order_by(ChildExecutionRow.job_execution_id).with_for_update(
+                read=True, of=ChildExecutionRow
+            )
+        result = await self._session.execute(statement)
         return {
             (child, attempt): stop
             for child, attempt, stop in result.all()

@@ -11,7 +11,9 @@ from fleetjobs.results.destination._names import METADATA_COLUMNS, validate_iden
 from fleetjobs.results.destination._types import SUPPORTED_ENGINES, destination_type
 from fleetjobs.results.destination._urls import build_destination_url
 from fleetjobs.results.destination._writer import (
+    CommitGate,
     DestinationWriter,
+    GateHold,
     ResultSetItem,
     WriteResult,
 )
@@ -19,9 +21,11 @@ from fleetjobs.results.destination._writer import (
 __all__ = [
     "METADATA_COLUMNS",
     "SUPPORTED_ENGINES",
+    "CommitGate",
     "DestinationError",
     "DestinationRefusedError",
     "DestinationWriter",
+    "GateHold",
     "ResultSetItem",
     "ResultSetMismatchError",
     "WriteResult",

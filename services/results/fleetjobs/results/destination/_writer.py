@@ -9,10 +9,10 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import (
     BigInteger,
@@ -90,6 +90,48 @@ class WriteResult:
 
     rows_written: int = 0
     error: Exception | None = None
+
+
+class GateHold(Protocol):
+    """A `CommitGate`'s answer for one destination transaction."""
+
+    @property
+    def refused(self) -> Mapping[int, Exception]:
+        """Items whose rows must not be committed, by position in `items`, each with the
+        error it ends with. The transaction is rolled back and the other items are written
+        again without them (and asked about again)."""
+        ...
+
+    def committed(self) -> None:
+        """The destination transaction committed. An error raised here becomes the error of
+        the transaction's items, although their rows stay committed."""
+        ...
+
+    def abandoned(self) -> None:
+        """The destination transaction was rolled back, or its commit failed."""
+        ...
+
+
+class CommitGate(Protocol):
+    """Asked inside every destination transaction of `write_result_sets`, once its rows are
+    written and before it commits, whether they may be committed: so that a condition
+    checked elsewhere (the results service's fence) can be held until the commit is done.
+    Called in the writer's thread."""
+
+    def hold(self, written: Mapping[int, int]) -> GateHold:
+        """`written`: the rows each item is about to commit, by position in `items`. May
+        block; an error raised here rolls the transaction back and becomes the error of its
+        items."""
+        ...
+
+
+class _FencedOutError(Exception):
+    """The gate refused some items of a transaction: their results; the others are written
+    again without them."""
+
+    def __init__(self, results: dict[int, WriteResult]) -> None:
+        super().__init__(f"{len(results)} items refused by the commit gate")
+        self.results = results
 
 
 class _CreateFailedError(Exception):
@@ -196,7 +238,12 @@ class DestinationWriter:
         return result.rows_written
 
     def write_result_sets(
-        self, *, schema: str | None, table: str, items: Sequence[ResultSetItem]
+        self,
+        *,
+        schema: str | None,
+        table: str,
+        items: Sequence[ResultSetItem],
+        gate: CommitGate | None = None,
     ) -> list[WriteResult]:
         """Writes several databases' result sets into one table, as `write_result_set` would
         one after the other, but cheaper: the items with the same columns go in one
@@ -242,7 +289,7 @@ class DestinationWriter:
             for index in round_:
                 groups.setdefault(signatures[index], []).append((index, items[index]))
             for signature, entries in groups.items():
-                results.update(self._write_group(schema, table, signature, entries))
+                results.update(self._write_group(schema, table, signature, entries, gate=gate))
         return [results[index] for index in range(len(items))]
 
     def _write_group(
@@ -252,12 +299,39 @@ class DestinationWriter:
         signature: Signature,
         entries: list[tuple[int, ResultSetItem]],
         *,
+        gate: CommitGate | None,
         recheck: bool = True,
     ) -> dict[int, WriteResult]:
         """Writes items of one signature, naming distinct (execution, database)s, in one
         transaction; falls back to one transaction per item when the database refuses the
         rows of the group. `recheck`: whether a refusal on a trusted table checks the table
         again (not when it was just checked)."""
+        settled: dict[int, WriteResult] = {}
+        while entries:
+            try:
+                settled.update(
+                    self._write_group_tries(
+                        schema, table, signature, entries, gate=gate, recheck=recheck
+                    )
+                )
+                break
+            except _FencedOutError as fenced:
+                # The refused items are settled; the rows of the others went with the
+                # rollback, so they are written again on their own.
+                settled.update(fenced.results)
+                entries = [entry for entry in entries if entry[0] not in fenced.results]
+        return settled
+
+    def _write_group_tries(
+        self,
+        schema: str | None,
+        table: str,
+        signature: Signature,
+        entries: list[tuple[int, ResultSetItem]],
+        *,
+        gate: CommitGate | None,
+        recheck: bool,
+    ) -> dict[int, WriteResult]:
         tries = 0
         checked = False  # the table was checked here, the cache left aside
         while True:
@@ -265,7 +339,9 @@ class DestinationWriter:
             last = tries >= _ATTEMPTS
             cached = None if checked else self._tables.get(schema, table, signature)
             try:
-                return self._write_group_once(schema, table, signature, entries, cached)
+                return self._write_group_once(schema, table, signature, entries, cached, gate=gate)
+            except _FencedOutError:
+                raise
             except _CreateFailedError as failure:
                 # Two writers saw no table and both ran CREATE TABLE; the loser fails (on
                 # PostgreSQL with a unique violation in the catalog, elsewhere with "already
@@ -297,7 +373,9 @@ class DestinationWriter:
                     results: dict[int, WriteResult] = {}
                     for entry in entries:
                         results.update(
-                            self._write_group(schema, table, signature, [entry], recheck=False)
+                            self._write_group(
+                                schema, table, signature, [entry], gate=gate, recheck=False
+                            )
                         )
                     return results
                 return _failed(entries, error)
@@ -321,6 +399,8 @@ class DestinationWriter:
         signature: Signature,
         entries: list[tuple[int, ResultSetItem]],
         cached: BoundTable | None,
+        *,
+        gate: CommitGate | None,
     ) -> dict[int, WriteResult]:
         if self._dialect == "sqlite":
             _make_sqlite_directory(self._engine)
@@ -330,26 +410,55 @@ class DestinationWriter:
                 # concurrent writers of other databases would deadlock on each other's gaps.
                 conn.execution_options(isolation_level="READ COMMITTED")
             locks: list[str] = []
+            hold: GateHold | None = None
             try:
-                with conn.begin() as transaction:
-                    if self._dialect == "mysql":
-                        # DATETIME columns hold naive UTC; a TIMESTAMP column of an existing
-                        # table would be shifted by the session's zone unless it is UTC too.
-                        conn.exec_driver_sql("SET time_zone = '+00:00'")
-                    self._serialize(conn, schema, table, [item for _, item in entries], locks)
-                    bound = cached or self._table_for(conn, schema, table, list(signature))
-                    results, writes = _shape(bound, entries)
-                    if not writes:
-                        # Every item failed alone; a table created for them goes too (where
-                        # DDL is transactional).
-                        transaction.rollback()
-                        return results
-                    try:
-                        _replace(conn, bound, writes)
-                    except DBAPIError as error:
-                        raise _RowsRefusedError(error) from error
+                try:
+                    with conn.begin() as transaction:
+                        if self._dialect == "mysql":
+                            # DATETIME columns hold naive UTC; a TIMESTAMP column of an
+                            # existing table would be shifted by the session's zone unless it
+                            # is UTC too.
+                            conn.exec_driver_sql("SET time_zone = '+00:00'")
+                        self._serialize(conn, schema, table, [item for _, item in entries], locks)
+                        bound = cached or self._table_for(conn, schema, table, list(signature))
+                        results, writes = _shape(bound, entries)
+                        if not writes:
+                            # Every item failed alone; a table created for them goes too
+                            # (where DDL is transactional).
+                            transaction.rollback()
+                            return results
+                        try:
+                            _replace(conn, bound, writes)
+                        except DBAPIError as error:
+                            raise _RowsRefusedError(error) from error
+                        if gate is not None:
+                            hold = gate.hold(
+                                {
+                                    index: result.rows_written
+                                    for index, result in results.items()
+                                    if result.error is None
+                                }
+                            )
+                            if hold.refused:
+                                raise _FencedOutError(
+                                    {
+                                        index: WriteResult(error=error)
+                                        for index, error in hold.refused.items()
+                                    }
+                                )
+                except BaseException:
+                    if hold is not None:
+                        hold.abandoned()
+                    raise
                 if cached is None:
                     self._tables.put(schema, table, signature, bound)
+                if hold is not None:
+                    try:
+                        hold.committed()
+                    except Exception as error:
+                        for index, result in results.items():
+                            if result.error is None:
+                                results[index] = WriteResult(error=error)
                 return results
             finally:
                 if locks:

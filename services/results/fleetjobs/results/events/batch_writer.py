@@ -1,15 +1,25 @@
 """Result batches → rows in destination tables, exactly once per (execution, database).
 
-Order of effects for one batch: fence (is the attempt still current?) → write the rows (one
-destination transaction: delete this database's rows for the execution, insert) → record
-the result set → publish the outcome → acknowledge. A crash anywhere redelivers the batch,
-and the replace makes the repeat harmless.
+Order of effects for one batch: fence (is the attempt still current, its execution not
+stopped?) → write the rows (one destination transaction: delete this database's rows for
+the execution, insert) → in a control database transaction, record the result set and check
+the fence again, holding it → commit the destination transaction → commit the control one →
+publish the outcome → acknowledge. A crash anywhere redelivers the batch, and the replace
+makes the repeat harmless.
+
+The fence is held across the destination commit because a stop (ADR 4) may land at any
+time: on PostgreSQL the second check reads the parent and child rows FOR SHARE, on SQLite
+it runs after the record's write took the write lock, so the scheduler's stop (or the
+executor's next attempt) waits until both commits are done. A stop thus lands either before
+(the rows are rolled back and the batch refused as stopped) or after them: no result row is
+written after the stop. A control commit that fails after the destination commit
+redelivers the batch; its rows are replaced by the same rows.
 
 The batches of one fetch share that work: one query fences them all; those going to the
 same destination table are written together (`DestinationWriter.write_result_sets`: one
-transaction per column signature, a batch that fails alone failing alone); one control
-database transaction records all their result sets. Each batch still gets its own outcome
-and acknowledgement, only after its rows and its record are committed.
+transaction per column signature, a batch that fails alone failing alone), and each such
+transaction has one control transaction. Each batch still gets its own outcome and
+acknowledgement, only after its rows and its record are committed.
 """
 
 from __future__ import annotations
@@ -18,10 +28,11 @@ import asyncio
 import hashlib
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, TypeVar
 
 from google.protobuf.message import DecodeError
 from nats.aio.msg import Msg
@@ -43,6 +54,7 @@ from fleetjobs.results.db.result_sets import ResultSetRepository
 from fleetjobs.results.destination import (
     DestinationError,
     DestinationWriter,
+    GateHold,
     ResultSetItem,
     WriteResult,
     build_destination_url,
@@ -60,6 +72,34 @@ WRITER_THREADS = 8
 # is reused before asking again: a rotated password or a narrowed allow-list takes effect
 # within this time, and a fleet's batches do not decrypt the password once each.
 CREDENTIAL_REUSE_SECONDS = 3.0
+# How long a writer thread waits for the event loop to hold or release the fence (a lock
+# wait on the control database included) before it rolls its transaction back.
+FENCE_WAIT_SECONDS = 60.0
+
+_T = TypeVar("_T")
+
+
+@dataclass(frozen=True)
+class CommitSeams:
+    """Test seams: coroutines awaited on the event loop inside the two windows of a
+    destination transaction that the fence guards, given the child ids of its batches."""
+
+    # Its rows are written, not committed; the fence is not checked again yet.
+    rows_written: Callable[[list[str]], Awaitable[None]] | None = None
+    # The fence is checked again and held; the rows are not committed yet.
+    fence_held: Callable[[list[str]], Awaitable[None]] | None = None
+
+
+class _ExecutionStoppedError(Exception):
+    """The batch's execution was stopped: a failed outcome ends the child."""
+
+
+class _AttemptSupersededError(Exception):
+    """The batch's attempt is no longer its child's current one: it is dropped."""
+
+
+class _ControlDatabaseError(Exception):
+    """Holding the fence or recording the result sets failed: the batch is redelivered."""
 
 
 @dataclass(eq=False)
@@ -71,6 +111,7 @@ class _Pending:
     rows_written: int | None = None  # set when the rows are committed
     refusal: str | None = None  # set when the batch fails for good (a failed outcome)
     retry: bool = False  # set when the batch is to be redelivered
+    superseded: bool = False  # set when the batch's attempt is no longer current (dropped)
 
     def context(self) -> dict[str, str]:
         return {
@@ -106,8 +147,10 @@ class BatchWriter:
         js: JetStreamContext,
         names: Names,
         sqlite_root: Path,
+        seams: CommitSeams | None = None,
     ) -> None:
         self._sessions = sessions
+        self._seams = seams or CommitSeams()
         self._credentials = credentials
         self._js = js
         self._names = names
@@ -129,7 +172,7 @@ class BatchWriter:
         if not pending:
             return
         try:
-            live, stopped = await self._fence(pending)
+            live = await self._fence(pending)
         except Exception:
             log.exception("fencing result batches failed; redelivered later")
             await asyncio.gather(*(self._nak(item) for item in pending))
@@ -140,50 +183,46 @@ class BatchWriter:
             key = item.batch.destination.SerializeToString(deterministic=True)
             groups.setdefault(key, []).append(item)
         await asyncio.gather(*(self._write_group(group) for group in groups.values()))
-        await self._record([item for item in live if item.rows_written is not None])
-        await asyncio.gather(*(self._finish(item) for item in live + stopped))
+        await asyncio.gather(*(self._finish(item) for item in pending))
 
     async def close(self) -> None:
-        self._pool.shutdown(wait=True)
+        # Off the event loop: a writer thread may still need the loop to release its fence.
+        await asyncio.to_thread(self._pool.shutdown, wait=True)
         for destination in self._destinations.values():
             destination.engine.dispose()
 
-    async def _fence(self, pending: list[_Pending]) -> tuple[list[_Pending], list[_Pending]]:
-        """Terminates the batches of attempts that are no longer current (a stalled worker's
-        result, redelivered after a retry started) and returns the others."""
+    async def _fence(self, pending: list[_Pending]) -> list[_Pending]:
+        """Settles the batches of attempts that are no longer current (a stalled worker's
+        result, redelivered after a retry started) or of stopped executions, and returns the
+        others. Checked again, and held, before their rows commit (`_FenceGate`); this first
+        check spares writing rows that would be rolled back."""
         async with self._sessions() as session:
             current = await ResultSetRepository(session).current_attempts(
                 (item.batch.job_execution_id, item.batch.attempt) for item in pending
             )
         live: list[_Pending] = []
-        stopped: list[_Pending] = []
         for item in pending:
-            key = (item.batch.job_execution_id, item.batch.attempt)
-            if key in current:
-                stop = current[key]
-                if stop is None:
-                    live.append(item)
-                else:
-                    # No row is written once the execution is stopped; the failed outcome
-                    # lets the executor end the child with the stop's lifecycle.
-                    item.refusal = f"the execution was stopped ({stop}); its rows were not written"
-                    stopped.append(item)
-                continue
-            with bind_context(**item.context()):
-                log.info(
-                    "batch of a superseded attempt rejected", extra={"attempt": item.batch.attempt}
-                )
-            await item.message.term()
-        return live, stopped
+            error = _fenced_out(item, current)
+            if error is None:
+                live.append(item)
+            else:
+                _settle_fenced_out(item, error)
+        return live
 
     async def _write_group(self, group: list[_Pending]) -> None:
         """Writes batches going to the same destination table; sets each one's fate."""
         destination = group[0].batch.destination
         secrets: list[str] = []
+        gate = _FenceGate(
+            sessions=self._sessions,
+            seams=self._seams,
+            loop=asyncio.get_running_loop(),
+            group=group,
+        )
         try:
             writer, secrets = await self._writer_for(destination)
             results = await asyncio.get_running_loop().run_in_executor(
-                self._pool, _write_rows, writer, destination, [item.batch for item in group]
+                self._pool, _write_rows, writer, destination, gate
             )
         except (DestinationError, CredentialRefusedError, ValueError) as error:
             text = scrub(str(error), secrets)
@@ -203,6 +242,12 @@ class BatchWriter:
         error = result.error
         if error is None:
             item.rows_written = result.rows_written
+        elif isinstance(error, _ExecutionStoppedError | _AttemptSupersededError):
+            _settle_fenced_out(item, error)
+        elif isinstance(error, _ControlDatabaseError):
+            # Its rows may be committed already; the redelivery replaces them.
+            log.warning("result batch not recorded; redelivered later", exc_info=error)
+            item.retry = True
         elif isinstance(error, DestinationError | CredentialRefusedError | ValueError):
             item.refusal = scrub(str(error), secrets)
         elif isinstance(error, DBAPIError):
@@ -216,24 +261,18 @@ class BatchWriter:
             log.error("result batch failed; redelivered later", exc_info=error)
             item.retry = True
 
-    async def _record(self, written: list[_Pending]) -> None:
-        """Records the result sets of the batches whose rows are committed, in one control
-        database transaction; if it fails, they are all redelivered (and their rows
-        replaced by the same rows)."""
-        if not written:
-            return
-        try:
-            async with self._sessions() as session:
-                await ResultSetRepository(session).save_all([_record_of(item) for item in written])
-                await session.commit()
-        except Exception:
-            log.exception("recording result sets failed; redelivered later")
-            for item in written:
-                item.rows_written = None
-                item.retry = True
-
     async def _finish(self, item: _Pending) -> None:
         with bind_context(**item.context()):
+            if item.superseded:
+                log.info(
+                    "batch of a superseded attempt rejected", extra={"attempt": item.batch.attempt}
+                )
+                try:
+                    await item.message.term()
+                except Exception:
+                    # Redelivered after the ack wait, and rejected again.
+                    log.warning("could not terminate a result batch", exc_info=True)
+                return
             if item.retry or (item.rows_written is None and item.refusal is None):
                 await self._nak(item)
                 return
@@ -331,13 +370,159 @@ class BatchWriter:
             retired.engine.dispose()
 
 
+class _FenceGate:
+    """The fence of a group of batches, checked again inside each of their destination
+    transactions and held until it commits (a `CommitGate`). Its methods are called in a
+    writer thread and do their work on the event loop, where the control database's
+    sessions live."""
+
+    def __init__(
+        self,
+        *,
+        sessions: async_sessionmaker[AsyncSession],
+        seams: CommitSeams,
+        loop: asyncio.AbstractEventLoop,
+        group: list[_Pending],
+    ) -> None:
+        self._sessions = sessions
+        self._seams = seams
+        self._loop = loop
+        self._group = group
+
+    @property
+    def batches(self) -> list[events_pb2.ResultBatch]:
+        return [item.batch for item in self._group]
+
+    def narrowed(self, positions: Sequence[int]) -> _FenceGate:
+        """The gate for some of the batches, numbered by their order in `positions`."""
+        return _FenceGate(
+            sessions=self._sessions,
+            seams=self._seams,
+            loop=self._loop,
+            group=[self._group[position] for position in positions],
+        )
+
+    def hold(self, written: Mapping[int, int]) -> GateHold:
+        entries = [(position, self._group[position], rows) for position, rows in written.items()]
+        return _on_loop(self._loop, self._hold(entries))
+
+    async def _hold(self, entries: list[tuple[int, _Pending, int]]) -> _HeldFence:
+        children = [item.batch.job_execution_id for _, item, _ in entries]
+        if self._seams.rows_written is not None:
+            await self._seams.rows_written(children)
+        session = self._sessions()
+        held = False
+        try:
+            repository = ResultSetRepository(session)
+            # The records first: on SQLite this write takes the write lock, so the fence read
+            # after it sees the last commit and no stop can commit until this one does.
+            await repository.save_all([_record_of(item, rows) for _, item, rows in entries])
+            current = await repository.current_attempts(
+                ((item.batch.job_execution_id, item.batch.attempt) for _, item, _ in entries),
+                hold=True,
+            )
+            refused: dict[int, Exception] = {}
+            for position, item, _ in entries:
+                error = _fenced_out(item, current)
+                if error is not None:
+                    refused[position] = error
+            if refused:
+                # The records go with the rollback; the destination rolls back too.
+                return _HeldFence(self._loop, None, refused)
+            if self._seams.fence_held is not None:
+                await self._seams.fence_held(children)
+            held = True
+            return _HeldFence(self._loop, session, {})
+        except Exception as error:
+            raise _ControlDatabaseError(f"holding the fence failed: {error!r}") from error
+        finally:
+            if not held:
+                await session.close()
+
+
+class _HeldFence:
+    """A control transaction holding the fence (and the result-set records) of one
+    destination transaction: committed after it, or rolled back (a `GateHold`)."""
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        session: AsyncSession | None,
+        refused: Mapping[int, Exception],
+    ) -> None:
+        self._loop = loop
+        self._session = session
+        self._refused = refused
+
+    @property
+    def refused(self) -> Mapping[int, Exception]:
+        return self._refused
+
+    def committed(self) -> None:
+        if self._session is not None:
+            _on_loop(self._loop, self._commit(self._session))
+
+    def abandoned(self) -> None:
+        if self._session is None:
+            return
+        try:
+            _on_loop(self._loop, self._session.close())
+        except Exception:
+            # The connection goes back to the pool, or is discarded, either way rolled back.
+            log.warning("could not release the fence", exc_info=True)
+
+    @staticmethod
+    async def _commit(session: AsyncSession) -> None:
+        try:
+            await session.commit()
+        except Exception as error:
+            raise _ControlDatabaseError(f"recording the result sets failed: {error!r}") from error
+        finally:
+            await session.close()
+
+
+def _on_loop(loop: asyncio.AbstractEventLoop, coroutine: Coroutine[Any, Any, _T]) -> _T:
+    """Runs a coroutine on the event loop from a writer thread and waits for its result."""
+    future = asyncio.run_coroutine_threadsafe(coroutine, loop)
+    try:
+        return future.result(timeout=FENCE_WAIT_SECONDS)
+    except TimeoutError as error:
+        future.cancel()
+        raise _ControlDatabaseError(
+            f"the fence did not answer within {FENCE_WAIT_SECONDS} s"
+        ) from error
+
+
+def _fenced_out(item: _Pending, current: Mapping[tuple[str, int], str | None]) -> Exception | None:
+    """Why the fence refuses the batch, or None when its rows may be written."""
+    key = (item.batch.job_execution_id, item.batch.attempt)
+    if key not in current:
+        return _AttemptSupersededError()
+    stop = current[key]
+    if stop is not None:
+        return _ExecutionStoppedError(
+            f"the execution was stopped ({stop}); its rows were not written"
+        )
+    return None
+
+
+def _settle_fenced_out(item: _Pending, error: Exception) -> None:
+    if isinstance(error, _AttemptSupersededError):
+        item.superseded = True
+    else:
+        # The failed outcome lets the executor end the child with the stop's lifecycle.
+        item.refusal = str(error)
+
+
 def _write_rows(
     writer: DestinationWriter,
     destination: resources.ResultDestination,
-    batches: list[events_pb2.ResultBatch],
+    gate: _FenceGate,
 ) -> list[WriteResult]:
-    """Decodes the batches' rows and writes them (in a worker thread: both block). A batch
-    whose rows cannot be decoded fails alone."""
+    """Decodes the batches' rows and writes them (in a worker thread: both block), the gate
+    holding their fence across each commit. A batch whose rows cannot be decoded fails
+    alone."""
+    batches = gate.batches
     results: dict[int, WriteResult] = {}
     items: list[tuple[int, ResultSetItem]] = []
     for index, batch in enumerate(batches):
@@ -366,12 +551,13 @@ def _write_rows(
             schema=destination.schema_name or None,
             table=destination.table_name,
             items=[item for _, item in items],
+            gate=gate.narrowed([index for index, _ in items]),
         )
         results.update((index, result) for (index, _), result in zip(items, written, strict=True))
     return [results[index] for index in range(len(batches))]
 
 
-def _record_of(item: _Pending) -> ResultSetRow:
+def _record_of(item: _Pending, rows_written: int) -> ResultSetRow:
     batch = item.batch
     destination = batch.destination
     return ResultSetRow(
@@ -382,7 +568,7 @@ def _record_of(item: _Pending) -> ResultSetRow:
         server_name=batch.server_name,
         database_name=batch.database_name,
         destination=message_to_json(destination),
-        rows_written=item.rows_written,
+        rows_written=rows_written,
         columns=[{"name": c.name, "type": c.type} for c in batch.columns],
         create_time=utcnow(),
     )
