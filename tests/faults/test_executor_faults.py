@@ -13,10 +13,15 @@ from collections.abc import Iterator
 
 import grpc
 import psycopg
+import pymysql
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from sqlalchemy import select
 
+from fleetjobs.core.db import make_sync_engine
+from fleetjobs.core.db.models import AttemptRow
 from fleetjobs.core.lifecycle import Lifecycle
+from fleetjobs.testing import _api as api
 from fleetjobs.testing._faults import (
     FAST_DELIVERY,
     postgres_job,
@@ -24,6 +29,7 @@ from fleetjobs.testing._faults import (
     start,
     wait_until,
 )
+from fleetjobs.testing._fleet import mariadb_login_with_databases, new_login
 from fleetjobs.testing._invariants import (
     attempts_of,
     check_execution,
@@ -284,3 +290,101 @@ def test_up_restarts_a_killed_service_on_its_port(healed: LauncherSuite) -> None
     assert health.status == health_pb2.HealthCheckResponse.SERVING
     # The clients the test already held work again, on the same address.
     suite.catalog.ListJobs(c.ListJobsRequest(), timeout=10)
+
+
+def _mariadb_sessions_waiting(database: str) -> list[int]:
+    """Sessions on `database` waiting in the test script's row lock."""
+    admin = pymysql.connect(host="127.0.0.1", port=3306, user="root", password="")
+    try:
+        with admin.cursor() as cursor:
+            cursor.execute(
+                "SELECT ID FROM information_schema.PROCESSLIST WHERE DB = %s AND INFO LIKE %s",
+                (database, "%FOR UPDATE%"),
+            )
+            return sorted(int(row[0]) for row in cursor.fetchall())
+    finally:
+        admin.close()
+
+
+def _session_recorded(suite: LauncherSuite, parent: str) -> bool:
+    engine = make_sync_engine(suite.control_db_url)
+    try:
+        with engine.connect() as connection:
+            found = connection.execute(
+                select(AttemptRow.session_id).where(
+                    AttemptRow.parent_job_execution_id == parent,
+                    AttemptRow.session_id.is_not(None),
+                )
+            ).first()
+    finally:
+        engine.dispose()
+    return found is not None
+
+
+def test_a_lost_executors_statement_is_ended_before_its_attempt_runs_again(
+    healed: LauncherSuite, mariadb: None
+) -> None:
+    """MariaDB runs on a statement whose client died (here a row-lock wait). The executor
+    that takes the attempt over ends that session first, so the script never runs twice at
+    once on the database."""
+    suite = healed
+    login = new_login()
+    with mariadb_login_with_databases(1, username=login.username, password=login.password) as (
+        database,
+    ):
+        holder = pymysql.connect(
+            host="127.0.0.1",
+            port=3306,
+            user=login.username,
+            password=login.password,
+            database=database,
+            autocommit=False,
+        )
+        try:
+            with holder.cursor() as cursor:
+                cursor.execute("CREATE TABLE held (id INT PRIMARY KEY) ENGINE=InnoDB")
+                cursor.execute("INSERT INTO held VALUES (1)")
+                holder.commit()
+                cursor.execute("SELECT id FROM held WHERE id = 1 FOR UPDATE")
+            credential = api.credential(
+                suite, username=login.username, password=login.password, allowed=["127.0.0.1"]
+            )
+            job = api.job(
+                suite,
+                content_name=api.content(
+                    suite,
+                    "SET SESSION innodb_lock_wait_timeout = 600;\n"
+                    "SELECT id FROM held WHERE id = 1 FOR UPDATE;",
+                ),
+                target_id=api.database_target(
+                    suite, engine="mysql", server="127.0.0.1", database=database
+                ),
+                credential_name=credential,
+            )
+            parent = start(suite, job)
+            wait_until(lambda: _mariadb_sessions_waiting(database), 30, "the script waits")
+            wait_until(lambda: _session_recorded(suite, parent), 30, "its session is recorded")
+            (orphan,) = _mariadb_sessions_waiting(database)
+            (running,) = _running_on(suite, [parent])
+            holding = [
+                a for a in attempts_of(suite.control_db_url, parent) if a.lifecycle == "IN_PROGRESS"
+            ]
+            suite.kill(process_of(holding[0].worker_id), signal.SIGKILL)
+
+            # The other executor takes the attempt over: the dead one's session is gone, and
+            # only the new attempt waits for the lock.
+            wait_until(
+                lambda: (waiting := _mariadb_sessions_waiting(database)) and orphan not in waiting,
+                60,
+                "the attempt is taken over and the lost session ended",
+            )
+            assert len(_mariadb_sessions_waiting(database)) == 1
+            holder.commit()  # releases the row lock
+            execution = suite.wait_terminal(parent, timeout=60)
+        finally:
+            holder.close()
+    assert Lifecycle.from_proto(execution.lifecycle) is Lifecycle.SUCCEEDED, execution
+    assert check_execution(suite.control_db_url, parent) == []
+    attempts = attempts_of(suite.control_db_url, parent)
+    assert [(a.attempt, a.error_class) for a in attempts] == [(1, "worker_lost"), (2, "")]
+    assert running == attempts[0].job_execution_id

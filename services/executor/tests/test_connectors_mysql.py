@@ -2,8 +2,13 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import signal
+import subprocess
+import sys
+import time
 from dataclasses import replace
 
+import pymysql
 import pytest
 
 from fleetjobs.core.sql import CanonicalType
@@ -250,3 +255,110 @@ def test_ssl_mode_required_does_not_fall_back_to_plain_text(
 
 def test_server_version(maria_address: DatabaseAddress, maria_login: Login) -> None:
     assert "MariaDB" in connector.server_version(maria_address, maria_login)
+
+
+# ------------------------------------------------------------------------------ dead clients
+
+# A process of its own, so the test can kill it outright: the connector's own path, reporting
+# its session as the executor records it, then waiting on a row lock the test holds (a lock
+# wait outlives its client: MariaDB only notices the dead socket when it next writes to it).
+_LOCK_WAITER = """
+import sys
+from fleetjobs.executor.connectors import DatabaseAddress, Login, MysqlConnector, attempt_session
+
+host, port, database, user, password = sys.argv[1:6]
+attempt_session.set(lambda session: print(session, flush=True))
+MysqlConnector().run_script(
+    DatabaseAddress("mysql", host, int(port), database),
+    Login(user, password),
+    "SET SESSION innodb_lock_wait_timeout = 600; SELECT id FROM held WHERE id = 1 FOR UPDATE",
+    timeout_seconds=900,
+)
+"""
+
+
+def _session_statement(thread_id: int) -> str | None:
+    """What the session runs ("" when idle), or None when it is gone."""
+    # As root: the test's login sees only its own sessions.
+    admin = pymysql.connect(host="127.0.0.1", port=3306, user="root", password="")
+    try:
+        with admin.cursor() as cursor:
+            cursor.execute(
+                "SELECT COALESCE(INFO, '') FROM information_schema.PROCESSLIST WHERE ID = %s",
+                (thread_id,),
+            )
+            row = cursor.fetchone()
+            return None if row is None else str(row[0])
+    finally:
+        admin.close()
+
+
+def _session_alive(thread_id: int) -> bool:
+    return _session_statement(thread_id) is not None
+
+
+def _wait_until_waiting_for_the_lock(thread_id: int) -> None:
+    # Generous: the bound only turns a hang into a failure.
+    deadline = time.monotonic() + 30
+    while "FOR UPDATE" not in (_session_statement(thread_id) or ""):
+        assert time.monotonic() < deadline, "the script never reached its lock wait"
+        time.sleep(0.1)
+
+
+def test_a_dead_clients_session_is_ended_by_whoever_takes_over(
+    maria_address: DatabaseAddress, maria_login: Login
+) -> None:
+    connector.run_script(
+        maria_address,
+        maria_login,
+        "CREATE TABLE held (id INT PRIMARY KEY) ENGINE=InnoDB; INSERT INTO held VALUES (1)",
+        timeout_seconds=TIMEOUT,
+    )
+    holder = pymysql.connect(
+        host=maria_address.server_name,
+        port=maria_address.port,
+        user=maria_login.username,
+        password=maria_login.password,
+        database=maria_address.database_name,
+        autocommit=False,
+    )
+    waiter = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            _LOCK_WAITER,
+            maria_address.server_name,
+            str(maria_address.port),
+            maria_address.database_name,
+            maria_login.username,
+            maria_login.password,
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        with holder.cursor() as cursor:
+            cursor.execute("SELECT id FROM held WHERE id = 1 FOR UPDATE")
+        assert waiter.stdout is not None
+        session = waiter.stdout.readline().strip()
+        assert session.isdigit(), session
+        _wait_until_waiting_for_the_lock(int(session))
+        waiter.send_signal(signal.SIGKILL)
+        waiter.wait(30)
+        time.sleep(1)
+        assert _session_alive(int(session)), "the lock wait ended with its client after all"
+
+        # Not the session of another database, or of an id nobody holds.
+        elsewhere = replace(maria_address, database_name="mysql")
+        assert not connector.end_orphaned_session(elsewhere, maria_login, session)
+        assert _session_alive(int(session))
+        assert not connector.end_orphaned_session(maria_address, maria_login, "999999999")
+
+        assert connector.end_orphaned_session(maria_address, maria_login, session)
+        assert not _session_alive(int(session))
+        assert not connector.end_orphaned_session(maria_address, maria_login, session)
+    finally:
+        holder.close()
+        if waiter.poll() is None:
+            waiter.kill()
+            waiter.wait()

@@ -20,6 +20,11 @@ from fleetjobs.executor.connectors._base import (
     ScriptError,
     ScriptOutcome,
 )
+from fleetjobs.executor.connectors._sessions import (
+    EndsOrphanedSessions,
+    attempt_session,
+    report_session,
+)
 from fleetjobs.executor.connectors._stopping import STOPPED, TIMED_OUT, StopSignal, attempt_stop
 from fleetjobs.executor.connectors._support import refuse
 from fleetjobs.executor.connectors.mssql import MssqlConnector
@@ -39,6 +44,7 @@ __all__ = [
     "Connector",
     "ConnectorRegistry",
     "DatabaseAddress",
+    "EndsOrphanedSessions",
     "Login",
     "MssqlConnector",
     "MysqlConnector",
@@ -49,8 +55,10 @@ __all__ = [
     "ScriptOutcome",
     "SqliteConnector",
     "StopSignal",
+    "attempt_session",
     "attempt_stop",
     "build_connectors",
+    "report_session",
 ]
 
 

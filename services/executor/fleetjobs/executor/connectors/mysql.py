@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import ssl
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import pymysql
@@ -27,6 +27,7 @@ from fleetjobs.executor.connectors._base import (
     ScriptError,
     ScriptOutcome,
 )
+from fleetjobs.executor.connectors._sessions import report_session
 from fleetjobs.executor.connectors._support import (
     Deadline,
     build_result_set,
@@ -38,6 +39,8 @@ from fleetjobs.executor.connectors._support import (
 __all__ = ["MysqlConnector", "mysql_type_to_canonical"]
 
 DEFAULT_PORT = 3306
+# "Unknown thread id" of KILL.
+_ER_NO_SUCH_THREAD = 1094
 PROGRAM_NAME = "fleetjobs"
 # The collation id MySQL gives binary strings: a BLOB/VARBINARY with it holds bytes, any other
 # collation means text.
@@ -123,6 +126,9 @@ class MysqlConnector:
         secrets = _secrets(login)
         connection = _connect(params, secrets)
         thread_id = connection.thread_id()
+        # The server would run on after this executor died: whoever takes the attempt over
+        # ends this session first (the `_sessions` module).
+        report_session(str(thread_id))
         deadline = Deadline(timeout_seconds, lambda: _kill(params, thread_id))
         try:
             try:
@@ -140,6 +146,35 @@ class MysqlConnector:
             return ScriptOutcome(first_result_set=first, messages=messages)
         finally:
             _close(connection)
+
+    def end_orphaned_session(
+        self, address: DatabaseAddress, login: Login | None, session_id: str
+    ) -> bool:
+        params = connection_parameters(address, login)
+        secrets = _secrets(login)
+        try:
+            thread_id = int(session_id)
+        except ValueError:
+            return False
+        try:
+            # Only a session of the same login on the same database: after a server restart
+            # the id may name somebody else's session.
+            with _side_connection(params) as cursor:
+                cursor.execute(
+                    "SELECT ID FROM information_schema.PROCESSLIST "
+                    "WHERE ID = %s AND USER = %s AND DB <=> %s",
+                    (thread_id, params.get("user") or "", params["database"]),
+                )
+                if cursor.fetchone() is None:
+                    return False
+                cursor.execute(f"KILL CONNECTION {thread_id}")
+        except pymysql.Error as error:
+            if error.args and error.args[0] == _ER_NO_SUCH_THREAD:
+                return False  # it ended between the look and the kill
+            raise _script_error(error, secrets) from None
+        except (OSError, ssl.SSLError) as error:
+            raise ScriptError(scrub(str(error), secrets), error_class="connection_error") from None
+        return True
 
     def server_version(self, address: DatabaseAddress, login: Login | None) -> str:
         secrets = _secrets(login)
@@ -268,17 +303,24 @@ def _kill(params: Mapping[str, Any], thread_id: int) -> None:
     """Ends the script's session from a second connection. KILL CONNECTION rather than KILL
     QUERY: the latter only stops the current statement, and the rest of a multi-statement
     script would carry on."""
-    killer_params = dict(params)
-    killer_params["client_flag"] = 0
-    killer_params["database"] = None
-    killer_params["connect_timeout"] = 5
-    killer_params["read_timeout"] = 5
-    killer = pymysql.connect(**killer_params)
+    with _side_connection(params) as cursor:
+        cursor.execute(f"KILL CONNECTION {int(thread_id)}")
+
+
+@contextlib.contextmanager
+def _side_connection(params: Mapping[str, Any]) -> Iterator[pymysql.cursors.Cursor]:
+    """A short-lived second connection of the same login, for KILL and its checks."""
+    side_params = dict(params)
+    side_params["client_flag"] = 0
+    side_params["database"] = None
+    side_params["connect_timeout"] = 5
+    side_params["read_timeout"] = 5
+    side = pymysql.connect(**side_params)
     try:
-        with killer.cursor() as cursor:
-            cursor.execute(f"KILL CONNECTION {int(thread_id)}")
+        with side.cursor() as cursor:
+            yield cursor
     finally:
-        _close(killer)
+        _close(side)
 
 
 def _close(connection: pymysql.connections.Connection) -> None:

@@ -47,6 +47,9 @@ class BeginOutcome:
     wait: timedelta = timedelta(0)
     reason: str = ""
     running_elsewhere: bool = False
+    # The target session of a dead executor's attempt that this one took over, where the
+    # server may still run its statement (`connectors._sessions`); empty when none is known.
+    orphaned_session: str = ""
 
 
 class ExecutorRepository:
@@ -163,7 +166,12 @@ class ExecutorRepository:
                     error_class="canceled",
                     now=now,
                 )
-            return BeginOutcome(Begin.ENDED, child=child, snapshot=snapshot)
+            return BeginOutcome(
+                Begin.ENDED,
+                child=child,
+                snapshot=snapshot,
+                orphaned_session=(current.session_id or "") if current is not None else "",
+            )
         retry_at = child.next_attempt_at
         if lifecycle is Lifecycle.WAITING_FOR_RETRY and retry_at is not None and retry_at > now:
             return BeginOutcome(Begin.WAIT, child=child, snapshot=snapshot, wait=retry_at - now)
@@ -211,7 +219,13 @@ class ExecutorRepository:
                 start_time=now,
             )
         )
-        return BeginOutcome(Begin.RUN, child=child, snapshot=snapshot, attempt=attempt)
+        return BeginOutcome(
+            Begin.RUN,
+            child=child,
+            snapshot=snapshot,
+            attempt=attempt,
+            orphaned_session=(current.session_id or "") if current is not None else "",
+        )
 
     async def _claim(self, child: ChildExecutionRow, **values: object) -> bool:
         """Writes `values` to the child only if it is still as it was read (lifecycle and
@@ -289,6 +303,9 @@ class ExecutorRepository:
             .where(AttemptRow.job_execution_id == child_id, AttemptRow.attempt == attempt)
             .values(**values)
         )
+
+    async def record_session(self, child_id: str, attempt: int, session_id: str) -> None:
+        await self._update_attempt(child_id, attempt, session_id=session_id)
 
     async def record_success(
         self, child_id: str, attempt: int, *, rows: int, messages: list[str], now: datetime

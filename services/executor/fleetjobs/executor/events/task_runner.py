@@ -36,12 +36,14 @@ from fleetjobs.executor.connectors import (
     ScriptError,
     ScriptOutcome,
     StopSignal,
+    attempt_session,
     attempt_stop,
 )
 from fleetjobs.executor.db.executions import Begin, BeginOutcome
 from fleetjobs.executor.db.group_commit import GroupCommit
 from fleetjobs.executor.domain.policy import AfterFailure, EffectivePolicy, decide_after_failure
 from fleetjobs.executor.events.credentials import login_for, refusal
+from fleetjobs.executor.events.orphaned_sessions import OrphanedSessions
 from fleetjobs.executor.events.publisher import ExecutorPublisher
 from fleetjobs.executor.events.server_slots import ServerSlots
 from fleetjobs.v1 import catalog_resources_pb2 as resources
@@ -97,6 +99,7 @@ class TaskRunner:
         # (child → when handed over). A duplicate delivery meanwhile must not re-run the
         # script; past twice the ack wait, maintenance decides whether the batch was lost.
         self._awaiting_outcome: dict[str, float] = {}
+        self._orphans = OrphanedSessions(writes)
 
     def signals_of(self, parent_id: str) -> list[StopSignal]:
         """The stop signals of `parent_id`'s attempts running here."""
@@ -196,7 +199,7 @@ class TaskRunner:
             self._running_attempts[task.job_execution_id] = (task.parent_job_execution_id, signal)
             try:
                 async with self._slot(task):
-                    outcome = await self._attempt(begin.child, begin.snapshot, secrets, signal)
+                    outcome = await self._attempt(begin, secrets, signal)
             except ScriptError as error:
                 failure = error
             except CatalogUnavailableError as error:
@@ -259,9 +262,25 @@ class TaskRunner:
         if begin.kind is Begin.WAIT:
             await message.nak(delay=max(begin.wait.total_seconds(), 0.01))
             return
-        # ENDED: stopped, or past the job timeout, before it ran.
+        # ENDED: stopped, or past the job timeout, before it ran (or while a dead executor
+        # ran it: its statement is ended too).
+        if begin.orphaned_session:
+            await self._end_orphaned_session(begin)
         self._publisher.parent_changed(task.parent_job_execution_id)
         await message.ack()
+
+    async def _end_orphaned_session(self, begin: BeginOutcome) -> None:
+        assert begin.child is not None and begin.snapshot is not None
+        secrets: list[str] = []
+        try:
+            connector, address, login = await self._target(begin.child, begin.snapshot, secrets)
+        except (ScriptError, CatalogUnavailableError) as error:
+            log.warning(
+                "could not end the session a lost executor left running",
+                extra={"error": scrub(str(error), secrets)},
+            )
+            return
+        await self._orphans.end(connector, address, login, begin.orphaned_session, secrets=secrets)
 
     async def _begin(self, task: events_pb2.Task) -> BeginOutcome:
         now = utcnow()
@@ -281,13 +300,10 @@ class TaskRunner:
             with contextlib.suppress(Exception):
                 await message.in_progress()
 
-    async def _attempt(
-        self,
-        child: ChildExecutionRow,
-        snapshot: ExecutionSnapshotRow,
-        secrets: list[str],
-        signal: StopSignal,
-    ) -> ScriptOutcome:
+    async def _target(
+        self, child: ChildExecutionRow, snapshot: ExecutionSnapshotRow, secrets: list[str]
+    ) -> tuple[Connector, DatabaseAddress, Login | None]:
+        """The child's connector, address and login. Raises ScriptError."""
         connector = self._connectors.get(child.engine)
         if connector is None:
             raise refusal(f"no connector for engine {child.engine!r}")
@@ -310,12 +326,24 @@ class TaskRunner:
                 engine=child.engine,
             )
             secrets.append(login.password)
+        return connector, address, login
+
+    async def _attempt(
+        self, begin: BeginOutcome, secrets: list[str], signal: StopSignal
+    ) -> ScriptOutcome:
+        child, snapshot = begin.child, begin.snapshot
+        assert child is not None and snapshot is not None
+        connector, address, login = await self._target(child, snapshot, secrets)
+        await self._orphans.end(connector, address, login, begin.orphaned_session, secrets=secrets)
         timeout = max((snapshot.deadline - utcnow()).total_seconds(), 1.0)
         loop = asyncio.get_running_loop()
+        record_session = self._orphans.recorder(child.job_execution_id, begin.attempt)
 
         def run() -> ScriptOutcome:
-            # In the fresh context this runs in, the connector's Deadline finds the signal.
+            # In the fresh context this runs in, the connector's Deadline finds the signal,
+            # and the connector its session recorder.
             attempt_stop.set(signal)
+            attempt_session.set(record_session)
             return connector.run_script(
                 address, login, snapshot.command_text, timeout_seconds=timeout
             )

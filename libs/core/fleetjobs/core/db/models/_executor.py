@@ -79,6 +79,10 @@ class AttemptRow(Base):
     messages: Mapped[list[str]] = mapped_column(JSON, default=list)
     worker_id: Mapped[str] = mapped_column(String(64), default="")
     rows_collected: Mapped[int] = mapped_column(BigInteger, default=0)
+    # The target's id of the session the script runs in, where the server keeps running a
+    # statement whose client died (MySQL/MariaDB thread id): whoever takes the attempt over
+    # from a dead executor ends that session first.
+    session_id: Mapped[str | None] = mapped_column(String(64))
     start_time: Mapped[datetime]
     end_time: Mapped[datetime | None]
 
