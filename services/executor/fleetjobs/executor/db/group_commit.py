@@ -13,6 +13,7 @@ import contextlib
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from fleetjobs.executor.db.executions import ExecutorRepository
@@ -21,6 +22,10 @@ T = TypeVar("T")
 Operation = Callable[[ExecutorRepository], Awaitable[Any]]
 
 MAX_OPERATIONS_PER_TRANSACTION = 256
+# PostgreSQL's deadlock_detected and serialization_failure: the transaction was rolled back
+# whole and may run again.
+RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})
+MAX_TRIES = 3
 
 
 class GroupCommit:
@@ -57,20 +62,42 @@ class GroupCommit:
 
     async def _commit(self, batch: list[tuple[Operation, asyncio.Future[Any]]]) -> None:
         results: list[tuple[asyncio.Future[Any], Any]] = []
-        try:
-            async with self._sessions() as session:
-                repository = ExecutorRepository(session)
-                for operation, future in batch:
-                    results.append((future, await operation(repository)))
-                await session.commit()
-        except Exception as error:
-            # All or nothing: after a failed statement PostgreSQL turns the COMMIT into a
-            # ROLLBACK without an error, so no operation of this batch may report success.
-            # Every caller gets the error and leaves its message to be redelivered.
-            for _, future in batch:
-                if not future.done():
-                    future.set_exception(error)
-            return
+        tries = 0
+        while True:
+            tries += 1
+            results = []
+            try:
+                async with self._sessions() as session:
+                    repository = ExecutorRepository(session)
+                    for operation, future in batch:
+                        results.append((future, await operation(repository)))
+                    await session.commit()
+                break
+            except DBAPIError as error:
+                # A deadlock (other transactions lock these rows too: the results service
+                # holds children FOR SHARE while it commits rows) rolled everything back, so
+                # the batch can simply run again; failing it would leave each of its tasks
+                # to the broker's redelivery, an ack wait later.
+                if _sqlstate(error) in RETRYABLE_SQLSTATES and tries < MAX_TRIES:
+                    continue
+                self._fail(batch, error)
+                return
+            except Exception as error:
+                self._fail(batch, error)
+                return
         for future, value in results:
             if not future.done():
                 future.set_result(value)
+
+    @staticmethod
+    def _fail(batch: list[tuple[Operation, asyncio.Future[Any]]], error: Exception) -> None:
+        # All or nothing: after a failed statement PostgreSQL turns the COMMIT into a ROLLBACK
+        # without an error, so no operation of this batch may report success. Every caller
+        # gets the error and leaves its message to be redelivered.
+        for _, future in batch:
+            if not future.done():
+                future.set_exception(error)
+
+
+def _sqlstate(error: DBAPIError) -> str | None:
+    return getattr(error.orig, "sqlstate", None)

@@ -84,6 +84,9 @@ class ParentRepository:
                 ParentExecutionRow.stop_lifecycle.is_(None),
                 ExecutionSnapshotRow.deadline < now,
             )
+            # Stopped in one transaction in id order: the order the results service locks
+            # parents in (see fold.py).
+            .order_by(ParentExecutionRow.job_execution_id)
             .limit(500)
         )
         return result.scalars().all()

@@ -45,7 +45,10 @@ class ParentFolder:
             if event.HasField("expanded"):
                 expansions[event.parent_job_execution_id] = event.expanded
         async with self._sessions() as session:
-            for parent_id in parents:
+            # In id order, the order the results service locks parents in while it commits
+            # rows (FOR SHARE): two transactions taking the same rows in one order never
+            # deadlock.
+            for parent_id in sorted(parents):
                 await self._fold(session, parent_id, expansions.get(parent_id))
             await session.commit()
         # Acknowledge only after the fold is committed: a crash before it redelivers.
