@@ -5,7 +5,6 @@ service that wrote it. The rows in the destination table are the user's and stay
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Callable, Iterator
 
@@ -25,7 +24,8 @@ from fleetjobs.core.db.models import (
 )
 from fleetjobs.core.lifecycle import Lifecycle
 from fleetjobs.testing import _api as api
-from fleetjobs.testing._servers import POSTGRES_ADMIN_URL, postgres_databases, postgres_url
+from fleetjobs.testing._faults import wait_until
+from fleetjobs.testing._servers import postgres_databases, postgres_sleeping, postgres_url
 from fleetjobs.testing._suite import RunningSuite
 from fleetjobs.v1 import catalog_resources_pb2 as r
 from fleetjobs.v1 import catalog_service_pb2 as c
@@ -39,25 +39,6 @@ def databases(postgres: None) -> Iterator[list[str]]:
     """Three targets and a destination (the last)."""
     with postgres_databases(4, prefix="fjt_delete") as names:
         yield names
-
-
-def _wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting until {what}")
-
-
-def _sleeping(databases: list[str]) -> int:
-    with psycopg.connect(POSTGRES_ADMIN_URL) as conn:
-        row = conn.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = ANY(%s) "
-            "AND query ILIKE '%%pg_sleep%%' AND pid <> pg_backend_pid()",
-            (databases,),
-        ).fetchone()
-    return int(row[0]) if row else 0
 
 
 def _history_rows(control_db_url: str, job_name: str, parent_ids: list[str]) -> dict[str, int]:
@@ -134,7 +115,7 @@ def test_delete_waits_for_running_executions_then_removes_the_history(
     running = suite.executions.StartJobExecution(
         e.StartJobExecutionRequest(job_name=job_name)
     ).job_execution.job_execution_id
-    _wait_until(lambda: _sleeping(targets) == len(targets), 30, "the second run sleeps")
+    wait_until(lambda: postgres_sleeping(targets) == len(targets), 30, "the second run sleeps")
 
     suite.catalog.DeleteJob(c.DeleteJobRequest(name=job_name))
 
@@ -167,7 +148,7 @@ def test_delete_waits_for_running_executions_then_removes_the_history(
     assert _destination_rows(destination, table) == 2 * len(targets)
 
     parent_ids = [first.job_execution_id, running]
-    _wait_until(
+    wait_until(
         lambda: not any(_history_rows(control_db_url, job_name, parent_ids).values()),
         60,
         "the job and its history are removed",
@@ -197,7 +178,7 @@ def test_a_job_with_no_execution_is_removed_within_a_round(
     job_name = api.name("idle")
     _define(suite, targets, destination, job_name)
     suite.catalog.DeleteJob(c.DeleteJobRequest(name=job_name))
-    _wait_until(
+    wait_until(
         lambda: _history_rows(control_db_url, job_name, [])["jobs"] == 0,
         30,
         "the job row is removed",

@@ -5,7 +5,6 @@ busy databases; retries follow the policy's growing delays."""
 from __future__ import annotations
 
 import itertools
-import time
 import uuid
 from collections.abc import Iterator
 
@@ -16,7 +15,8 @@ from google.protobuf.duration_pb2 import Duration
 
 from fleetjobs.core.lifecycle import Lifecycle
 from fleetjobs.testing import _api as api
-from fleetjobs.testing._servers import POSTGRES_ADMIN_URL, postgres_databases, postgres_url
+from fleetjobs.testing._faults import wait_until
+from fleetjobs.testing._servers import postgres_databases, postgres_sleeping, postgres_url
 from fleetjobs.testing._suite import RunningSuite
 from fleetjobs.v1 import catalog_resources_pb2 as r
 from fleetjobs.v1 import catalog_service_pb2 as c
@@ -33,25 +33,6 @@ def sleepers(postgres: None) -> Iterator[list[str]]:
     """Fifty target databases and a destination (the last)."""
     with postgres_databases(51, prefix="fjt_stop") as names:
         yield names
-
-
-def _statements_running(databases: list[str]) -> int:
-    with psycopg.connect(POSTGRES_ADMIN_URL) as conn:
-        row = conn.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = ANY(%s) "
-            "AND query ILIKE '%%pg_sleep%%' AND pid <> pg_backend_pid()",
-            (databases,),
-        ).fetchone()
-    return int(row[0]) if row else 0
-
-
-def _wait_until(condition: object, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():  # type: ignore[operator]
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting until {what}")
 
 
 def _sleep_job(
@@ -108,7 +89,7 @@ def test_stop_cancels_running_statements_and_writes_no_rows(
     job, table = _sleep_job(suite, targets, destination, seconds=60)
     started = suite.executions.StartJobExecution(e.StartJobExecutionRequest(job_name=job))
     execution_id = started.job_execution.job_execution_id
-    _wait_until(lambda: _statements_running(targets) >= 8, 30, "the scripts are running")
+    wait_until(lambda: postgres_sleeping(targets) >= 8, 30, "the scripts are running")
 
     stopped = suite.executions.StopJobExecution(
         e.StopJobExecutionRequest(job_execution_id=execution_id)
@@ -120,7 +101,7 @@ def test_stop_cancels_running_statements_and_writes_no_rows(
     assert {Lifecycle.from_proto(child.lifecycle) for child in final.child_executions} == {
         Lifecycle.CANCELED
     }
-    _wait_until(lambda: _statements_running(targets) == 0, 10, "no statement of the job remains")
+    wait_until(lambda: postgres_sleeping(targets) == 0, 10, "no statement of the job remains")
     assert _rows(destination, table) == 0
     with pytest.raises(grpc.RpcError) as again:
         suite.executions.StopJobExecution(e.StopJobExecutionRequest(job_execution_id=execution_id))
@@ -145,7 +126,7 @@ def test_job_timeout_cancels_running_statements_and_ends_timed_out(
     assert {Lifecycle.from_proto(child.lifecycle) for child in final.child_executions} == {
         Lifecycle.TIMED_OUT
     }
-    _wait_until(lambda: _statements_running(targets) == 0, 10, "no statement of the job remains")
+    wait_until(lambda: postgres_sleeping(targets) == 0, 10, "no statement of the job remains")
     assert _rows(destination, table) == 0
 
 
@@ -172,7 +153,7 @@ def test_overlapping_execution_skips_busy_databases(
     busy = targets[:3]
     job, _ = _sleep_job(suite, busy, destination, seconds=3)
     first = suite.executions.StartJobExecution(e.StartJobExecutionRequest(job_name=job))
-    _wait_until(lambda: _statements_running(busy) == 3, 30, "the first execution runs")
+    wait_until(lambda: postgres_sleeping(busy) == 3, 30, "the first execution runs")
 
     second = api.run(suite, job)
 

@@ -10,23 +10,10 @@ from datetime import timedelta
 import psycopg
 
 from fleetjobs.core.db import make_async_engine, make_session_factory, utcnow
-from fleetjobs.core.db.models import ChildExecutionRow, ExecutionSnapshotRow
-from fleetjobs.core.lifecycle import Lifecycle
+from fleetjobs.core.db.models import ChildExecutionRow
 from fleetjobs.executor.db.executions import ExecutorRepository
 from fleetjobs.executor.db.group_commit import GroupCommit
-
-
-def _child(parent: str, now: object) -> ChildExecutionRow:
-    return ChildExecutionRow(
-        job_execution_id=str(uuid.uuid4()),
-        parent_job_execution_id=parent,
-        job_name="deadlocks",
-        target_id=str(uuid.uuid4()),
-        engine="sqlite",
-        database_name="x.db",
-        lifecycle=Lifecycle.CREATED,
-        create_time=now,
-    )
+from fleetjobs.testing._control_rows import child_row, snapshot_row
 
 
 def test_a_deadlocked_batch_runs_again(postgres_control_db: str) -> None:
@@ -35,20 +22,10 @@ def test_a_deadlocked_batch_runs_again(postgres_control_db: str) -> None:
         sessions = make_session_factory(engine)
         now = utcnow()
         parent = str(uuid.uuid4())
-        first, second = _child(parent, now), _child(parent, now)
+        first, second = child_row(parent, "deadlocks", now), child_row(parent, "deadlocks", now)
         async with sessions() as session:
             ExecutorRepository(session).add_expansion(
-                ExecutionSnapshotRow(
-                    job_execution_id=parent,
-                    job_name="deadlocks",
-                    content_name="c",
-                    content_version=1,
-                    command_text="SELECT 1",
-                    policy={},
-                    result_destination=None,
-                    deadline=now + timedelta(hours=1),
-                    create_time=now,
-                ),
+                snapshot_row(parent, "deadlocks", now),
                 [first, second],
             )
             await session.commit()

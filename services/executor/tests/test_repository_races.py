@@ -13,9 +13,9 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from fleetjobs.core.db import make_async_engine, make_session_factory, utcnow
-from fleetjobs.core.db.models import ChildExecutionRow, ExecutionSnapshotRow
-from fleetjobs.core.lifecycle import Lifecycle
+from fleetjobs.core.db.models import ChildExecutionRow
 from fleetjobs.executor.db.executions import ExecutorRepository
+from fleetjobs.testing._control_rows import child_row, snapshot_row
 
 Sessions = async_sessionmaker[AsyncSession]
 
@@ -37,33 +37,6 @@ def _run(control_db_url: str, scenario: Callable[[Sessions], Awaitable[None]]) -
     asyncio.run(main())
 
 
-def _snapshot(parent_id: str, job_name: str, now: datetime) -> ExecutionSnapshotRow:
-    return ExecutionSnapshotRow(
-        job_execution_id=parent_id,
-        job_name=job_name,
-        content_name="c",
-        content_version=1,
-        command_text="SELECT 1",
-        policy={},
-        result_destination=None,
-        deadline=now + timedelta(hours=1),
-        create_time=now,
-    )
-
-
-def _child(parent_id: str, job_name: str, target_id: str, now: datetime) -> ChildExecutionRow:
-    return ChildExecutionRow(
-        job_execution_id=str(uuid.uuid4()),
-        parent_job_execution_id=parent_id,
-        job_name=job_name,
-        target_id=target_id,
-        engine="sqlite",
-        database_name=f"{target_id}.db",
-        lifecycle=Lifecycle.CREATED,
-        create_time=now,
-    )
-
-
 def test_expansions_of_one_job_take_turns(control_db_url: str) -> None:
     job_name = f"job-{uuid.uuid4().hex[:8]}"
     targets = [str(uuid.uuid4()) for _ in range(3)]
@@ -76,8 +49,8 @@ def test_expansions_of_one_job_take_turns(control_db_url: str) -> None:
             await repository.lock_job_expansions(job_name)
             assert await repository.busy_targets(job_name, targets) == {}
             repository.add_expansion(
-                _snapshot(first_parent, job_name, now),
-                [_child(first_parent, job_name, target, now) for target in targets],
+                snapshot_row(first_parent, job_name, now),
+                [child_row(first_parent, job_name, now, target_id=target) for target in targets],
             )
             await first.flush()
 
@@ -105,10 +78,10 @@ def test_one_reconciler_republishes_a_stuck_child(control_db_url: str) -> None:
 
     async def scenario(sessions: Sessions) -> None:
         created = utcnow() - timedelta(minutes=10)
-        stuck = _child(parent, job_name, str(uuid.uuid4()), created)
+        stuck = child_row(parent, job_name, created)
         async with sessions() as session:
             repository = ExecutorRepository(session)
-            repository.add_expansion(_snapshot(parent, job_name, created), [stuck])
+            repository.add_expansion(snapshot_row(parent, job_name, created), [stuck])
             await session.commit()
         async with sessions() as session:
             before = await session.get(ChildExecutionRow, stuck.job_execution_id)

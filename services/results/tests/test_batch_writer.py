@@ -13,7 +13,7 @@ from typing import Any
 
 from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig
-from sqlalchemy import MetaData, Table, create_engine, select, update
+from sqlalchemy import MetaData, Table, create_engine, select
 from sqlalchemy.orm import Session
 
 from fleetjobs.core.clients import CatalogClient, CredentialResolver
@@ -25,6 +25,7 @@ from fleetjobs.core.messaging import Names, connect_jetstream, ensure_streams, p
 from fleetjobs.core.sql import CanonicalType, encode_rows
 from fleetjobs.events.v1 import events_pb2
 from fleetjobs.results.events.batch_writer import BatchWriter
+from fleetjobs.testing._control_rows import set_current_attempt
 from fleetjobs.testing._nats import NatsProcess
 from fleetjobs.v1 import catalog_resources_pb2 as resources
 
@@ -57,19 +58,6 @@ def add_children(control_db: str, children: dict[str, tuple[str, int]]) -> None:
                     )
                 )
             session.commit()
-    finally:
-        engine.dispose()
-
-
-def set_attempt(control_db: str, child: str, attempt: int) -> None:
-    engine = create_engine(control_db)
-    try:
-        with engine.begin() as conn:
-            conn.execute(
-                update(ChildExecutionRow)
-                .where(ChildExecutionRow.job_execution_id == child)
-                .values(current_attempt=attempt)
-            )
     finally:
         engine.dispose()
 
@@ -243,7 +231,7 @@ def test_a_fetch_is_fenced_written_and_recorded_together(
             c4: (1, 1),
             elsewhere: (1, 1),
         }
-        set_attempt(sqlite_control_db, c1, 2)
+        set_current_attempt(sqlite_control_db, c1, 2)
 
     round1, round2 = asyncio.run(
         deliver(

@@ -36,6 +36,7 @@ from fleetjobs.core.sql import CanonicalType, encode_rows
 from fleetjobs.events.v1 import events_pb2
 from fleetjobs.results.events.batch_writer import BatchWriter, CommitSeams
 from fleetjobs.testing import _api as api
+from fleetjobs.testing._control_rows import set_current_attempt
 from fleetjobs.testing._nats import NatsProcess
 from fleetjobs.testing._services import ServiceThread
 from fleetjobs.testing.fixtures import make_settings
@@ -137,19 +138,6 @@ def record_stop(control_db: str, parent: str) -> None:
                 update(ParentExecutionRow)
                 .where(ParentExecutionRow.job_execution_id == parent)
                 .values(stop_lifecycle=Lifecycle.CANCELED)
-            )
-    finally:
-        engine.dispose()
-
-
-def set_attempt(control_db: str, child: str, attempt: int) -> None:
-    engine = create_engine(control_db)
-    try:
-        with engine.begin() as conn:
-            conn.execute(
-                update(ChildExecutionRow)
-                .where(ChildExecutionRow.job_execution_id == child)
-                .values(current_attempt=attempt)
             )
     finally:
         engine.dispose()
@@ -317,7 +305,7 @@ def test_a_stop_between_the_write_and_the_commit_rolls_the_rows_back(
             windows.append(sorted(children))
             if len(windows) == 1:
                 await asyncio.to_thread(record_stop, control_db, stopped)
-                await asyncio.to_thread(set_attempt, control_db, superseded, 2)
+                await asyncio.to_thread(set_current_attempt, control_db, superseded, 2)
 
         return CommitSeams(rows_written=rows_written)
 

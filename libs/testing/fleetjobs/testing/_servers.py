@@ -125,3 +125,16 @@ def odbc_driver(fragment: str) -> str:
             return str(name)
     absent(f"no ODBC driver matching {fragment!r} (installed: {pyodbc.drivers()})")
     raise AssertionError("unreachable")
+
+
+def postgres_sleeping(databases: list[str]) -> int:
+    """How many statements calling pg_sleep run on these databases of the test server."""
+    import psycopg
+
+    with psycopg.connect(POSTGRES_ADMIN_URL) as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = ANY(%s) "
+            "AND query ILIKE '%%pg_sleep%%' AND pid <> pg_backend_pid()",
+            (databases,),
+        ).fetchone()
+    return int(row[0]) if row else 0
