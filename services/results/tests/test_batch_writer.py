@@ -11,8 +11,6 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from nats.aio.msg import Msg
-from nats.js.api import AckPolicy, ConsumerConfig
 from sqlalchemy import MetaData, Table, create_engine, select
 from sqlalchemy.orm import Session
 
@@ -21,12 +19,12 @@ from fleetjobs.core.crypto import KeyStore
 from fleetjobs.core.db import make_async_engine, make_session_factory, utcnow
 from fleetjobs.core.db.models import ChildExecutionRow, ResultSetRow
 from fleetjobs.core.lifecycle import Lifecycle
-from fleetjobs.core.messaging import Names, connect_jetstream, ensure_streams, publish
 from fleetjobs.core.sql import CanonicalType, encode_rows
 from fleetjobs.events.v1 import events_pb2
 from fleetjobs.results.events.batch_writer import BatchWriter
 from fleetjobs.testing._control_rows import set_current_attempt
 from fleetjobs.testing._nats import NatsProcess
+from fleetjobs.testing._result_batches import result_batch_bus
 from fleetjobs.v1 import catalog_resources_pb2 as resources
 
 T = CanonicalType
@@ -126,65 +124,38 @@ async def deliver(
     """Runs rounds of (set-up, batches, outcomes expected): publishes the batches, hands
     them to one BatchWriter as one fetch, and returns the outcomes published in each round.
     Checks that every batch was acknowledged or terminated, and the outcomes' message ids."""
-    names = Names(f"t{uuid.uuid4().hex[:10]}")
-    client, js = await connect_jetstream(nats_url, name="test-results")
-    outcomes: list[events_pb2.ResultOutcome] = []
-    msg_ids: list[str] = []
-
-    async def on_outcome(message: Msg) -> None:
-        outcomes.append(events_pb2.ResultOutcome.FromString(message.data))
-        msg_ids.append((message.headers or {}).get("Nats-Msg-Id", ""))
-
     control = make_async_engine(control_db)
     catalog = CatalogClient("127.0.0.1:9")  # never called: SQLite destinations need no login
-    writer = BatchWriter(
-        sessions=make_session_factory(control),
-        credentials=CredentialResolver(catalog, KeyStore.ensure(tmp_path / "keys")),
-        js=js,
-        names=names,
-        sqlite_root=tmp_path / "sqlite",
-    )
     per_round: list[list[events_pb2.ResultOutcome]] = []
     try:
-        await ensure_streams(js, names)
-        await client.subscribe(names.result_outcomes, cb=on_outcome)
-        subscription = await js.pull_subscribe(
-            names.results,
-            durable=names.results_consumer,
-            stream=names.results_stream,
-            config=ConsumerConfig(
-                durable_name=names.results_consumer,
-                ack_policy=AckPolicy.EXPLICIT,
-                ack_wait=30,
-                max_deliver=-1,
-            ),
-        )
-        for set_up, batches, expected in rounds:
-            set_up()
-            for item in batches:
-                await publish(js, names.results, item, msg_id=str(uuid.uuid4()))
-            fetched: list[Msg] = []
-            while len(fetched) < len(batches):
-                fetched += await subscription.fetch(len(batches) - len(fetched), timeout=5)
-            before = len(outcomes)
-            await writer.handle_batch(fetched)
-            await client.flush()
-            info = await subscription.consumer_info()
-            assert info.num_ack_pending == 0
-            assert info.num_pending == 0
-            for _ in range(100):  # the outcomes come through the subscription
-                if len(outcomes) >= before + expected:
-                    break
-                await asyncio.sleep(0.05)
-            await asyncio.sleep(0.1)  # and no more than expected
-            per_round.append(outcomes[before:])
-        for outcome, msg_id in zip(outcomes, msg_ids, strict=True):
-            assert msg_id == f"outcome:{outcome.job_execution_id}:{outcome.attempt}"
+        async with result_batch_bus(nats_url) as bus:
+            writer = BatchWriter(
+                sessions=make_session_factory(control),
+                credentials=CredentialResolver(catalog, KeyStore.ensure(tmp_path / "keys")),
+                js=bus.js,
+                names=bus.names,
+                sqlite_root=tmp_path / "sqlite",
+            )
+            try:
+                for set_up, batches, expected in rounds:
+                    set_up()
+                    fetched = await bus.publish_and_fetch(batches)
+                    before = len(bus.outcomes)
+                    await writer.handle_batch(fetched)
+                    await bus.assert_all_settled()
+                    for _ in range(100):  # the outcomes come through the subscription
+                        if len(bus.outcomes) >= before + expected:
+                            break
+                        await asyncio.sleep(0.05)
+                    await asyncio.sleep(0.1)  # and no more than expected
+                    per_round.append(bus.outcomes[before:])
+                for outcome, msg_id in zip(bus.outcomes, bus.outcome_msg_ids, strict=True):
+                    assert msg_id == f"outcome:{outcome.job_execution_id}:{outcome.attempt}"
+            finally:
+                await writer.close()
     finally:
-        await writer.close()
         await catalog.close()
         await control.dispose()
-        await client.close()
     return per_round
 
 

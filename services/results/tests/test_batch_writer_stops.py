@@ -19,8 +19,6 @@ from typing import Any
 
 import grpc
 import pytest
-from nats.aio.msg import Msg
-from nats.js.api import AckPolicy, ConsumerConfig
 from sqlalchemy import Engine, create_engine, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.orm import Session
@@ -31,13 +29,13 @@ from fleetjobs.core.crypto import KeyStore
 from fleetjobs.core.db import make_async_engine, make_session_factory, utcnow
 from fleetjobs.core.db.models import ChildExecutionRow, ParentExecutionRow, ResultSetRow
 from fleetjobs.core.lifecycle import Lifecycle
-from fleetjobs.core.messaging import Names, connect_jetstream, ensure_streams, publish
 from fleetjobs.core.sql import CanonicalType, encode_rows
 from fleetjobs.events.v1 import events_pb2
 from fleetjobs.results.events.batch_writer import BatchWriter, CommitSeams
 from fleetjobs.testing import _api as api
 from fleetjobs.testing._control_rows import set_current_attempt
 from fleetjobs.testing._nats import NatsProcess
+from fleetjobs.testing._result_batches import result_batch_bus
 from fleetjobs.testing._services import ServiceThread
 from fleetjobs.testing.fixtures import make_settings
 from fleetjobs.v1 import catalog_resources_pb2 as resources
@@ -213,54 +211,30 @@ async def deliver(
     """Publishes the batches, hands them to one BatchWriter (with the seams `seams` makes,
     given an engine on the control database) as one fetch, and returns the outcomes. Checks
     that every batch was acknowledged or terminated."""
-    names = Names(f"t{uuid.uuid4().hex[:10]}")
-    client, js = await connect_jetstream(nats_url, name="test-results-stops")
-    outcomes: list[events_pb2.ResultOutcome] = []
-
-    async def on_outcome(message: Msg) -> None:
-        outcomes.append(events_pb2.ResultOutcome.FromString(message.data))
-
     control = make_async_engine(control_db)
     catalog_client = CatalogClient(catalog.address)
-    writer = BatchWriter(
-        sessions=make_session_factory(control),
-        credentials=CredentialResolver(catalog_client, KeyStore.ensure(catalog.keys_dir)),
-        js=js,
-        names=names,
-        sqlite_root=tmp_path / "sqlite",
-        seams=seams(control),
-    )
     try:
-        await ensure_streams(js, names)
-        await client.subscribe(names.result_outcomes, cb=on_outcome)
-        subscription = await js.pull_subscribe(
-            names.results,
-            durable=names.results_consumer,
-            stream=names.results_stream,
-            config=ConsumerConfig(
-                durable_name=names.results_consumer,
-                ack_policy=AckPolicy.EXPLICIT,
-                ack_wait=30,
-                max_deliver=-1,
-            ),
-        )
-        for item in batches:
-            await publish(js, names.results, item, msg_id=str(uuid.uuid4()))
-        fetched: list[Msg] = []
-        while len(fetched) < len(batches):
-            fetched += await subscription.fetch(len(batches) - len(fetched), timeout=5)
-        # A deadlock between the fence and a stop would hang here.
-        await asyncio.wait_for(writer.handle_batch(fetched), timeout=60)
-        await client.flush()
-        info = await subscription.consumer_info()
-        assert info.num_ack_pending == 0
-        assert info.num_pending == 0
-        await asyncio.sleep(0.3)  # the outcomes come through the subscription
+        async with result_batch_bus(nats_url) as bus:
+            writer = BatchWriter(
+                sessions=make_session_factory(control),
+                credentials=CredentialResolver(catalog_client, KeyStore.ensure(catalog.keys_dir)),
+                js=bus.js,
+                names=bus.names,
+                sqlite_root=tmp_path / "sqlite",
+                seams=seams(control),
+            )
+            try:
+                fetched = await bus.publish_and_fetch(batches)
+                # A deadlock between the fence and a stop would hang here.
+                await asyncio.wait_for(writer.handle_batch(fetched), timeout=60)
+                await bus.assert_all_settled()
+                await asyncio.sleep(0.3)  # the outcomes come through the subscription
+                outcomes = list(bus.outcomes)
+            finally:
+                await writer.close()
     finally:
-        await writer.close()
         await catalog_client.close()
         await control.dispose()
-        await client.close()
     return outcomes
 
 
