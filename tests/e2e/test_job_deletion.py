@@ -23,6 +23,8 @@ from fleetjobs.core.db.models import (
     ResultSetRow,
 )
 from fleetjobs.core.lifecycle import Lifecycle
+from fleetjobs.internal.v1 import executor_internal_service_pb2 as ipb
+from fleetjobs.internal.v1 import executor_internal_service_pb2_grpc as ipb_grpc
 from fleetjobs.testing import _api as api
 from fleetjobs.testing._faults import wait_until
 from fleetjobs.testing._servers import postgres_databases, postgres_sleeping, postgres_url
@@ -142,7 +144,11 @@ def test_delete_waits_for_running_executions_then_removes_the_history(
         )
         == grpc.StatusCode.FAILED_PRECONDITION
     )
-    # The running execution is not canceled; its history stays while it runs.
+    # The running execution is not canceled; the job and its history stay while it runs
+    # (the scheduler looks every 5 s; the script sleeps SLEEP_SECONDS).
+    kept = _history_rows(control_db_url, job_name, [first.job_execution_id, running])
+    assert kept["jobs"] == 1 and kept["parents"] == 2 and kept["snapshots"] == 2, kept
+    assert kept["children"] == 2 * len(targets), kept
     final = suite.wait_terminal(running, timeout=60)
     assert Lifecycle.from_proto(final.lifecycle) is Lifecycle.SUCCEEDED
     assert _destination_rows(destination, table) == 2 * len(targets)
@@ -183,3 +189,46 @@ def test_a_job_with_no_execution_is_removed_within_a_round(
         30,
         "the job row is removed",
     )
+
+
+def test_the_executors_purge_refuses_what_it_must_not_delete(
+    suite: RunningSuite, databases: list[str], control_db_url: str
+) -> None:
+    """The internal RPC the scheduler drives: another job's executions are refused, and so
+    is an execution still running."""
+    *targets, destination = databases
+    job_name = api.name("guarded")
+    _define(suite, targets[:1], destination, job_name)
+    running = suite.executions.StartJobExecution(
+        e.StartJobExecutionRequest(job_name=job_name)
+    ).job_execution.job_execution_id
+    wait_until(lambda: postgres_sleeping(targets[:1]) == 1, 30, "it runs")
+    executor = ipb_grpc.ExecutorInternalServiceStub(
+        grpc.insecure_channel(suite.settings.addresses["executor"])
+    )
+    assert (
+        _code(
+            lambda: executor.PurgeExecutions(
+                ipb.PurgeExecutionsRequest(job_name="another-job", job_execution_ids=[running])
+            )
+        )
+        == grpc.StatusCode.INVALID_ARGUMENT
+    )
+    assert (
+        _code(
+            lambda: executor.PurgeExecutions(
+                ipb.PurgeExecutionsRequest(job_name=job_name, job_execution_ids=[running])
+            )
+        )
+        == grpc.StatusCode.FAILED_PRECONDITION
+    )
+    assert (
+        _code(
+            lambda: executor.PurgeExecutions(
+                ipb.PurgeExecutionsRequest(job_name=job_name, job_execution_ids=["not-an-id"])
+            )
+        )
+        == grpc.StatusCode.INVALID_ARGUMENT
+    )
+    suite.wait_terminal(running, timeout=60)
+    assert _history_rows(control_db_url, job_name, [running])["children"] == 1

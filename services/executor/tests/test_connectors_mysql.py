@@ -348,15 +348,29 @@ def test_a_dead_clients_session_is_ended_by_whoever_takes_over(
         time.sleep(1)
         assert _session_alive(int(session)), "the lock wait ended with its client after all"
 
-        # Not the session of another database, or of an id nobody holds.
+        since = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=5)
+        # Not the session of another database, of an id nobody holds, or of a server that
+        # has restarted since the script began (it has been up for less time than that).
         elsewhere = replace(maria_address, database_name="mysql")
-        assert not connector.end_orphaned_session(elsewhere, maria_login, session)
+        assert not connector.end_orphaned_session(
+            elsewhere, maria_login, session, running_since=since
+        )
+        assert not connector.end_orphaned_session(
+            maria_address, maria_login, "999999999", running_since=since
+        )
+        before_boot = dt.datetime.now(dt.UTC) - dt.timedelta(days=3650)
+        assert not connector.end_orphaned_session(
+            maria_address, maria_login, session, running_since=before_boot
+        )
         assert _session_alive(int(session))
-        assert not connector.end_orphaned_session(maria_address, maria_login, "999999999")
 
-        assert connector.end_orphaned_session(maria_address, maria_login, session)
+        assert connector.end_orphaned_session(
+            maria_address, maria_login, session, running_since=since
+        )
         assert not _session_alive(int(session))
-        assert not connector.end_orphaned_session(maria_address, maria_login, session)
+        assert not connector.end_orphaned_session(
+            maria_address, maria_login, session, running_since=since
+        )
     finally:
         holder.close()
         if waiter.poll() is None:

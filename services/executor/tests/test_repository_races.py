@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from fleetjobs.core.db import make_async_engine, make_session_factory, utcnow
 from fleetjobs.core.db.models import ChildExecutionRow
-from fleetjobs.executor.db.executions import ExecutorRepository
+from fleetjobs.executor.db.executions import Begin, ExecutorRepository
 from fleetjobs.testing._control_rows import child_row, snapshot_row
 
 Sessions = async_sessionmaker[AsyncSession]
@@ -113,5 +113,32 @@ def test_one_reconciler_republishes_a_stuck_child(control_db_url: str) -> None:
             # A claim is no change a watcher should be woken for.
             assert after.update_time == update_time
             assert after.republish_time is not None
+
+    _run(control_db_url, scenario)
+
+
+def test_a_child_whose_execution_was_removed_never_runs(control_db_url: str) -> None:
+    """A child left over from an expansion that raced the removal of a deleted job's
+    history: its parent row is gone, so no attempt begins."""
+    job_name = f"job-{uuid.uuid4().hex[:8]}"
+    parent = str(uuid.uuid4())  # never recorded by a scheduler
+
+    async def scenario(sessions: Sessions) -> None:
+        now = utcnow()
+        orphan = child_row(parent, job_name, now)
+        async with sessions() as session:
+            ExecutorRepository(session).add_expansion(snapshot_row(parent, job_name, now), [orphan])
+            await session.commit()
+        async with sessions() as session:
+            repository = ExecutorRepository(session)
+            assert await repository.parent_stop(parent) == (False, None)
+            begin = await repository.begin_attempt(
+                orphan.job_execution_id,
+                worker_id="w",
+                now=now,
+                worker_stale_before=now - timedelta(seconds=20),
+            )
+            await session.commit()
+        assert begin.kind is Begin.DROP and begin.reason == "its execution no longer exists"
 
     _run(control_db_url, scenario)

@@ -1,6 +1,7 @@
 """Clients other services use to ask the catalog for definitions and credentials."""
 
 from fleetjobs.core.clients._catalog import (
+    CHANNEL_OPTIONS,
     CatalogClient,
     CatalogUnavailableError,
     DefinitionNotFound,
@@ -8,6 +9,7 @@ from fleetjobs.core.clients._catalog import (
 from fleetjobs.core.clients._credentials import CredentialRefusedError, CredentialResolver, Secret
 
 __all__ = [
+    "CHANNEL_OPTIONS",
     "CatalogClient",
     "CatalogUnavailableError",
     "CredentialRefusedError",

@@ -57,7 +57,7 @@ class CatalogInternalServicer(catalog_internal_service_pb2_grpc.CatalogInternalS
             raise invalid_argument([("page_size", "must not be negative")])
         limit = min(request.page_size or DELETED_JOBS_PAGE, DELETED_JOBS_PAGE)
         async with self._sessions() as session:
-            names = await Jobs(session).deleted_names(limit)
+            names = await Jobs(session).deleted_names(after=request.after_name, limit=limit)
         return internal_pb.ListDeletedJobsResponse(names=names)
 
     async def RemoveDeletedJob(

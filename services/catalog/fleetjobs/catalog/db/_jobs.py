@@ -42,11 +42,11 @@ class Jobs:
         )
         return bool(result.rowcount)  # type: ignore[attr-defined]  # CursorResult at runtime
 
-    async def deleted_names(self, limit: int) -> Sequence[str]:
+    async def deleted_names(self, *, after: str, limit: int) -> Sequence[str]:
         statement = (
             select(JobRow.name)
-            .where(JobRow.delete_time.is_not(None))
-            .order_by(JobRow.delete_time, JobRow.name)
+            .where(JobRow.delete_time.is_not(None), JobRow.name > after)
+            .order_by(JobRow.name)
             .limit(limit)
         )
         return (await self._session.execute(statement)).scalars().all()

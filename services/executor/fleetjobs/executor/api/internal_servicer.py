@@ -24,12 +24,23 @@ class ExecutorInternalServicer(pb_grpc.ExecutorInternalServiceServicer):
         parent_ids = require_execution_ids("job_execution_ids", request.job_execution_ids)
         async with self._sessions.begin() as session:
             history = ExecutionHistory(session)
-            # The scheduler only purges ended parents; a child still moving means its parent
-            # has not ended after all, and its rows must stay.
-            unfinished = await history.unfinished_children(parent_ids)
-            if unfinished:
+            others = await history.jobs_of(parent_ids) - {request.job_name}
+            if others:
+                raise invalid_argument(
+                    [
+                        (
+                            "job_execution_ids",
+                            f"hold executions of other jobs ({', '.join(sorted(others))}), "
+                            f"not only of {request.job_name!r}",
+                        )
+                    ]
+                )
+            # The scheduler only purges ended parents; one still running (or a child still
+            # moving) means it has not ended after all, and its rows must stay.
+            active = await history.still_active(parent_ids)
+            if active:
                 raise failed_precondition(
-                    f"{unfinished} child executions of these executions have not ended",
+                    f"{active} of these executions or their children have not ended",
                     reason="EXECUTION_ACTIVE",
                 )
             deleted = await history.purge(

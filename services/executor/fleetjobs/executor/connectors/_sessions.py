@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextvars
 from collections.abc import Callable
+from datetime import datetime
 from typing import Protocol, runtime_checkable
 
 from fleetjobs.executor.connectors._base import DatabaseAddress, Login
@@ -34,9 +35,15 @@ def report_session(session_id: str) -> None:
 @runtime_checkable
 class EndsOrphanedSessions(Protocol):
     def end_orphaned_session(
-        self, address: DatabaseAddress, login: Login | None, session_id: str
+        self,
+        address: DatabaseAddress,
+        login: Login | None,
+        session_id: str,
+        *,
+        running_since: datetime,
     ) -> bool:
-        """Ends the session `session_id` on the target if it is still there and belongs to
-        the same login and database (ids are reused after a server restart); returns whether
-        one was ended. Raises ScriptError when the server cannot be asked."""
+        """Ends the session `session_id`, in which a script has run since `running_since`,
+        if it is still there: the server has not restarted since (ids start again then) and
+        the session belongs to the same login and database. Returns whether one was ended.
+        Raises ScriptError when the server cannot be asked."""
         ...

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import ssl
 from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 import pymysql
@@ -41,6 +42,8 @@ __all__ = ["MysqlConnector", "mysql_type_to_canonical"]
 DEFAULT_PORT = 3306
 # "Unknown thread id" of KILL.
 _ER_NO_SUCH_THREAD = 1094
+# The attempt's start was stamped by another executor's clock.
+_CLOCK_SKEW_SECONDS = 5.0
 PROGRAM_NAME = "fleetjobs"
 # The collation id MySQL gives binary strings: a BLOB/VARBINARY with it holds bytes, any other
 # collation means text.
@@ -148,7 +151,12 @@ class MysqlConnector:
             _close(connection)
 
     def end_orphaned_session(
-        self, address: DatabaseAddress, login: Login | None, session_id: str
+        self,
+        address: DatabaseAddress,
+        login: Login | None,
+        session_id: str,
+        *,
+        running_since: datetime,
     ) -> bool:
         params = connection_parameters(address, login)
         secrets = _secrets(login)
@@ -157,9 +165,15 @@ class MysqlConnector:
         except ValueError:
             return False
         try:
-            # Only a session of the same login on the same database: after a server restart
-            # the id may name somebody else's session.
             with _side_connection(params) as cursor:
+                # Thread ids start again at a restart: a server up for less time than the
+                # script has been running is not the one it ran on.
+                cursor.execute("SHOW GLOBAL STATUS LIKE 'Uptime'")
+                uptime = cursor.fetchone()
+                running = (datetime.now(UTC) - running_since).total_seconds()
+                if uptime is None or float(uptime[1]) + _CLOCK_SKEW_SECONDS < running:
+                    return False
+                # And only a session of the same login on the same database.
                 cursor.execute(
                     "SELECT ID FROM information_schema.PROCESSLIST "
                     "WHERE ID = %s AND USER = %s AND DB <=> %s",

@@ -50,6 +50,7 @@ class BeginOutcome:
     # The target session of a dead executor's attempt that this one took over, where the
     # server may still run its statement (`connectors._sessions`); empty when none is known.
     orphaned_session: str = ""
+    orphaned_since: datetime | None = None  # when that session's attempt began
 
 
 class ExecutorRepository:
@@ -136,7 +137,11 @@ class ExecutorRepository:
         snapshot = await self._session.get(ExecutionSnapshotRow, child.parent_job_execution_id)
         if snapshot is None:
             return BeginOutcome(Begin.DROP, child=child, reason="no snapshot")
-        stop = await self.stop_lifecycle(child.parent_job_execution_id)
+        exists, stop = await self.parent_stop(child.parent_job_execution_id)
+        if not exists:
+            # Its execution was removed with a deleted job's history (a child left over from
+            # an expansion that raced the removal): nothing may run for it any more.
+            return BeginOutcome(Begin.DROP, child=child, reason="its execution no longer exists")
         if stop is None and now >= snapshot.deadline:
             stop = Lifecycle.TIMED_OUT
         if stop is not None:
@@ -171,6 +176,7 @@ class ExecutorRepository:
                 child=child,
                 snapshot=snapshot,
                 orphaned_session=(current.session_id or "") if current is not None else "",
+                orphaned_since=current.start_time if current is not None else None,
             )
         retry_at = child.next_attempt_at
         if lifecycle is Lifecycle.WAITING_FOR_RETRY and retry_at is not None and retry_at > now:
@@ -225,6 +231,7 @@ class ExecutorRepository:
             snapshot=snapshot,
             attempt=attempt,
             orphaned_session=(current.session_id or "") if current is not None else "",
+            orphaned_since=current.start_time if current is not None else None,
         )
 
     async def _claim(self, child: ChildExecutionRow, **values: object) -> bool:
@@ -241,6 +248,23 @@ class ExecutorRepository:
             .values(**values)
         )
         return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def parent_stop(
+        self, parent_id: str, *, hold: bool = False
+    ) -> tuple[bool, Lifecycle | None]:
+        """Whether the parent exists (a deleted job's history is removed), and its stop.
+        `hold` keeps the answer true until the transaction ends: the parent's row is read
+        FOR SHARE on PostgreSQL, so the scheduler's stop or removal waits (SQLite renders no
+        FOR SHARE; its single writer serialises anyway)."""
+        statement = select(ParentExecutionRow.stop_lifecycle).where(
+            ParentExecutionRow.job_execution_id == parent_id
+        )
+        if hold:
+            statement = statement.with_for_update(read=True)
+        row = (await self._session.execute(statement)).first()
+        if row is None:
+            return False, None
+        return True, Lifecycle(row[0]) if row[0] else None
 
     async def stop_lifecycle(self, parent_id: str) -> Lifecycle | None:
         """CANCELED or TIMED_OUT once the scheduler stopped the parent (its row, read here)."""

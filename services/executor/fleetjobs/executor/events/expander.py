@@ -82,7 +82,12 @@ class Expander:
         async with self._sessions() as session:
             repository = ExecutorRepository(session)
             snapshot = await repository.snapshot(parent_id)
-            stopped = await repository.stop_lifecycle(parent_id)
+            exists, stopped = await repository.parent_stop(parent_id)
+        if not exists:
+            # The scheduler records a parent before it publishes its start: this one was
+            # removed since, with a deleted job's history (a late redelivery).
+            log.info("start of an execution that no longer exists dropped")
+            return
         if snapshot is None and stopped is not None:
             log.info("stopped before it was expanded")
             return
@@ -98,7 +103,8 @@ class Expander:
             # A redelivered start that raced us fails on the snapshot's key: the other
             # expansion stands.
             with contextlib.suppress(IntegrityError):
-                await self._record_expansion(start, snapshot, job, databases)
+                if not await self._record_expansion(start, snapshot, job, databases):
+                    return
         # Publish (again) every child not yet started: after a crash between the commit
         # and the publishes, the redelivered start completes the job. Msg ids drop repeats.
         async with self._sessions() as session:
@@ -147,13 +153,19 @@ class Expander:
         snapshot: ExecutionSnapshotRow,
         job: resources.Job,
         databases: list[DatabaseToRun],
-    ) -> None:
+    ) -> bool:
         """Snapshot and children in one transaction, under the job's expansion lock: two
         starts of one job expanded at the same instant by two executors take turns, so the
         second sees the first's children and skips their databases (the seeds' overlap rule)."""
         async with self._sessions() as session:
             repository = ExecutorRepository(session)
             await repository.lock_job_expansions(job.name)
+            # Again, held until the children are committed: a stop or a removal of the
+            # parent that came meanwhile wins, one that comes now waits for them.
+            exists, stopped = await repository.parent_stop(start.job_execution_id, hold=True)
+            if not exists or stopped is not None:
+                log.info("stopped or removed while it was expanded")
+                return False
             busy: dict[str, str] = {}
             if not job.allow_concurrent_executions:
                 busy = await repository.busy_targets(job.name, [d.target_id for d in databases])
@@ -166,6 +178,7 @@ class Expander:
                 ],
             )
             await session.commit()
+        return True
 
     @staticmethod
     def _child(

@@ -9,8 +9,10 @@ then runs until it ends by itself, as every session did before.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Callable
+from datetime import datetime
 
 from fleetjobs.core.crypto import scrub
 from fleetjobs.core.sql import server_label
@@ -60,17 +62,28 @@ class OrphanedSessions:
         login: Login | None,
         session_id: str,
         *,
+        running_since: datetime | None,
         secrets: list[str],
     ) -> None:
         """Ends a dead executor's session before its attempt runs again (or ends), so the
         script never runs twice at once on one database. A failure only logs: the new
         attempt must not fail for a session that may be gone anyway."""
-        if not session_id or not isinstance(connector, EndsOrphanedSessions):
+        if (
+            not session_id
+            or running_since is None
+            or not isinstance(connector, EndsOrphanedSessions)
+        ):
             return
         label = server_label(address.engine, address.server_name, address.port)
         try:
             ended = await asyncio.to_thread(
-                connector.end_orphaned_session, address, login, session_id
+                functools.partial(
+                    connector.end_orphaned_session,
+                    address,
+                    login,
+                    session_id,
+                    running_since=running_since,
+                )
             )
         except ScriptError as error:
             log.warning(

@@ -33,6 +33,7 @@ from nats.js.errors import (
     KeyWrongLastSequenceError,
     NoStreamResponseError,
     NotFoundError,
+    ServiceUnavailableError,
 )
 from nats.js.kv import KeyValue
 
@@ -40,6 +41,18 @@ from fleetjobs.core.messaging import Names
 from fleetjobs.core.sql import server_label
 
 log = logging.getLogger(__name__)
+
+# The broker restarting, unreachable or without the bucket: waiting is right, failing the
+# attempt (which never reached its server) is not.
+_BROKER_AWAY = (
+    NoStreamResponseError,
+    BucketNotFoundError,
+    ServiceUnavailableError,
+    nats_errors.TimeoutError,
+    nats_errors.NoRespondersError,
+    nats_errors.ConnectionClosedError,
+    nats_errors.ConnectionReconnectingError,
+)
 
 DEFAULT_TTL_SECONDS = 30.0
 RETRY_BACKOFF_SECONDS = (0.005, 0.2)
@@ -130,8 +143,14 @@ class ServerSlots:
                 yield
             finally:
                 refresher.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
+                try:
                     await refresher
+                except asyncio.CancelledError:
+                    pass
+                except Exception as error:
+                    # The attempt's own outcome stands: a slot's bookkeeping failing must
+                    # not turn a script that succeeded into a failure.
+                    log.warning("server slot refresher failed", extra={"error": repr(error)})
                 if lease.revision is not None:
                     await self._release(lease.slot, lease.revision)
 
@@ -150,7 +169,7 @@ class ServerSlots:
                     revision = await self._try_take(slot)
                     if revision is not None:
                         return slot, revision
-            except (NoStreamResponseError, BucketNotFoundError, nats_errors.TimeoutError) as error:
+            except _BROKER_AWAY as error:
                 # The bucket is gone (NATS restarted on a wiped JetStream store) or the broker
                 # does not answer: set the bucket up again and keep waiting for a slot, rather
                 # than failing an attempt that never reached its server.
@@ -189,8 +208,12 @@ class ServerSlots:
         failures = 0
         while True:
             await asyncio.sleep(self._refresh_seconds)
-            assert self._kv is not None and lease.revision is not None
+            assert self._kv is not None
             try:
+                if lease.revision is None:
+                    # A take again that failed last time (see below): try once more.
+                    lease.slot, lease.revision = await self._acquire(key)
+                    continue
                 lease.revision = await self._kv.update(
                     lease.slot, self._holder, last=lease.revision
                 )
@@ -207,7 +230,11 @@ class ServerSlots:
                     },
                 )
                 lease.revision = None
-                lease.slot, lease.revision = await self._acquire(key)
+                try:
+                    lease.slot, lease.revision = await self._acquire(key)
+                except Exception as error:  # the next tick takes one again
+                    log.warning("taking a server slot again failed", extra={"error": repr(error)})
+                    continue
                 log.info(
                     "server slot taken again",
                     extra={"engine": engine, "server": server_label(engine, server_name, port)},

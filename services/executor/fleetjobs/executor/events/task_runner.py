@@ -280,7 +280,14 @@ class TaskRunner:
                 extra={"error": scrub(str(error), secrets)},
             )
             return
-        await self._orphans.end(connector, address, login, begin.orphaned_session, secrets=secrets)
+        await self._orphans.end(
+            connector,
+            address,
+            login,
+            begin.orphaned_session,
+            running_since=begin.orphaned_since,
+            secrets=secrets,
+        )
 
     async def _begin(self, task: events_pb2.Task) -> BeginOutcome:
         now = utcnow()
@@ -334,7 +341,14 @@ class TaskRunner:
         child, snapshot = begin.child, begin.snapshot
         assert child is not None and snapshot is not None
         connector, address, login = await self._target(child, snapshot, secrets)
-        await self._orphans.end(connector, address, login, begin.orphaned_session, secrets=secrets)
+        await self._orphans.end(
+            connector,
+            address,
+            login,
+            begin.orphaned_session,
+            running_since=begin.orphaned_since,
+            secrets=secrets,
+        )
         timeout = max((snapshot.deadline - utcnow()).total_seconds(), 1.0)
         loop = asyncio.get_running_loop()
         record_session = self._orphans.recorder(child.job_execution_id, begin.attempt)

@@ -25,6 +25,7 @@ acknowledgement, only after its rows and its record are committed.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import hashlib
 import logging
 import time
@@ -75,8 +76,12 @@ CREDENTIAL_REUSE_SECONDS = 3.0
 # How long a writer thread waits for the event loop to hold or release the fence (a lock
 # wait on the control database included) before it rolls its transaction back.
 FENCE_WAIT_SECONDS = 60.0
+# How much longer a writer thread waits than the loop's own deadline for the same work.
+LOOP_WAIT_MARGIN_SECONDS = 10.0
 
 _T = TypeVar("_T")
+# Sessions of holds that came too late, being closed (a task needs a reference to live).
+_CLOSING: set[asyncio.Task[None]] = set()
 
 
 @dataclass(frozen=True)
@@ -404,7 +409,18 @@ class _FenceGate:
 
     def hold(self, written: Mapping[int, int]) -> GateHold:
         entries = [(position, self._group[position], rows) for position, rows in written.items()]
-        return _on_loop(self._loop, self._hold(entries))
+        return _on_loop(self._loop, self._hold_in_time(entries), on_late=_HeldFence.close_soon)
+
+    async def _hold_in_time(self, entries: list[tuple[int, _Pending, int]]) -> _HeldFence:
+        # The deadline is kept here, on the loop, so that a hold that took too long closes its
+        # own session; the writer thread waits a little longer than this.
+        try:
+            async with asyncio.timeout(FENCE_WAIT_SECONDS):
+                return await self._hold(entries)
+        except TimeoutError as error:
+            raise _ControlDatabaseError(
+                f"the fence was not held within {FENCE_WAIT_SECONDS} s"
+            ) from error
 
     async def _hold(self, entries: list[tuple[int, _Pending, int]]) -> _HeldFence:
         children = [item.batch.job_execution_id for _, item, _ in entries]
@@ -462,6 +478,20 @@ class _HeldFence:
         if self._session is not None:
             _on_loop(self._loop, self._commit(self._session))
 
+    def close_soon(self) -> None:
+        """Rolls the control transaction back without waiting; from any thread, the event
+        loop's own included (where `abandoned` would wait for itself)."""
+        session = self._session
+        if session is None:
+            return
+
+        def close() -> None:
+            task = self._loop.create_task(session.close())
+            _CLOSING.add(task)
+            task.add_done_callback(_CLOSING.discard)
+
+        self._loop.call_soon_threadsafe(close)
+
     def abandoned(self) -> None:
         if self._session is None:
             return
@@ -481,13 +511,27 @@ class _HeldFence:
             await session.close()
 
 
-def _on_loop(loop: asyncio.AbstractEventLoop, coroutine: Coroutine[Any, Any, _T]) -> _T:
-    """Runs a coroutine on the event loop from a writer thread and waits for its result."""
+def _on_loop(
+    loop: asyncio.AbstractEventLoop,
+    coroutine: Coroutine[Any, Any, _T],
+    *,
+    on_late: Callable[[_T], object] | None = None,
+) -> _T:
+    """Runs a coroutine on the event loop from a writer thread and waits for its result.
+    `on_late` disposes of a result that arrives after this thread gave up waiting (an open
+    control transaction must not be left to the garbage collector)."""
     future = asyncio.run_coroutine_threadsafe(coroutine, loop)
     try:
-        return future.result(timeout=FENCE_WAIT_SECONDS)
+        return future.result(timeout=FENCE_WAIT_SECONDS + LOOP_WAIT_MARGIN_SECONDS)
     except TimeoutError as error:
-        future.cancel()
+        if not future.cancel() and on_late is not None:
+            dispose = on_late
+
+            def late(done: concurrent.futures.Future[_T]) -> None:
+                if not done.cancelled() and done.exception() is None:
+                    dispose(done.result())
+
+            future.add_done_callback(late)
         raise _ControlDatabaseError(
             f"the fence did not answer within {FENCE_WAIT_SECONDS} s"
         ) from error

@@ -158,6 +158,14 @@ class ParentRepository:
         )
         return result.scalars().all()
 
+    async def active_of_job(self, job_name: str) -> int:
+        result = await self._session.execute(
+            select(func.count()).where(
+                ParentExecutionRow.job_name == job_name, ParentExecutionRow.active.is_(True)
+            )
+        )
+        return int(result.scalar_one())
+
     async def count_of_job(self, job_name: str) -> int:
         result = await self._session.execute(
             select(func.count()).where(ParentExecutionRow.job_name == job_name)

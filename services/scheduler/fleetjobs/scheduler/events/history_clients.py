@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 import grpc
 
+from fleetjobs.core.clients import CHANNEL_OPTIONS
 from fleetjobs.internal.v1 import executor_internal_service_pb2 as executor_pb
 from fleetjobs.internal.v1 import executor_internal_service_pb2_grpc as executor_grpc
 from fleetjobs.internal.v1 import results_internal_service_pb2 as results_pb
@@ -17,8 +18,10 @@ CALL_TIMEOUT_SECONDS = 30.0
 
 class HistoryClients:
     def __init__(self, *, executor_address: str, results_address: str) -> None:
-        self._executor_channel = grpc.aio.insecure_channel(executor_address)
-        self._results_channel = grpc.aio.insecure_channel(results_address)
+        self._executor_channel = grpc.aio.insecure_channel(
+            executor_address, options=CHANNEL_OPTIONS
+        )
+        self._results_channel = grpc.aio.insecure_channel(results_address, options=CHANNEL_OPTIONS)
         self._executor = executor_grpc.ExecutorInternalServiceStub(self._executor_channel)
         self._results = results_grpc.ResultsInternalServiceStub(self._results_channel)
 
