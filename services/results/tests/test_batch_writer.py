@@ -17,12 +17,12 @@ from sqlalchemy.orm import Session
 from fleetjobs.core.clients import CatalogClient, CredentialResolver
 from fleetjobs.core.crypto import KeyStore
 from fleetjobs.core.db import make_async_engine, make_session_factory, utcnow
-from fleetjobs.core.db.models import ChildExecutionRow, ResultSetRow
+from fleetjobs.core.db.models import ResultSetRow
 from fleetjobs.core.lifecycle import Lifecycle
 from fleetjobs.core.sql import CanonicalType, encode_rows
 from fleetjobs.events.v1 import events_pb2
 from fleetjobs.results.events.batch_writer import BatchWriter
-from fleetjobs.testing._control_rows import set_current_attempt
+from fleetjobs.testing._control_rows import child_row, set_current_attempt
 from fleetjobs.testing._nats import NatsProcess
 from fleetjobs.testing._result_batches import result_batch_bus
 from fleetjobs.v1 import catalog_resources_pb2 as resources
@@ -39,20 +39,17 @@ def add_children(control_db: str, children: dict[str, tuple[str, int]]) -> None:
         with Session(engine) as session:
             for number, (child, (lifecycle, attempt)) in enumerate(children.items()):
                 session.add(
-                    ChildExecutionRow(
+                    child_row(
+                        PARENT,
+                        "collect",
+                        utcnow(),
                         job_execution_id=child,
-                        parent_job_execution_id=PARENT,
-                        job_name="collect",
-                        target_id=str(uuid.uuid4()),
                         engine="postgresql",
                         server_name="srv1",
                         port=5432,
                         database_name=f"db{number}",
-                        options={},
                         lifecycle=lifecycle,
-                        message="",
                         current_attempt=attempt,
-                        create_time=utcnow(),
                     )
                 )
             session.commit()

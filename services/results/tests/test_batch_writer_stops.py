@@ -27,13 +27,13 @@ from fleetjobs.catalog.app import build_catalog
 from fleetjobs.core.clients import CatalogClient, CredentialResolver
 from fleetjobs.core.crypto import KeyStore
 from fleetjobs.core.db import make_async_engine, make_session_factory, utcnow
-from fleetjobs.core.db.models import ChildExecutionRow, ParentExecutionRow, ResultSetRow
+from fleetjobs.core.db.models import ParentExecutionRow, ResultSetRow
 from fleetjobs.core.lifecycle import Lifecycle
 from fleetjobs.core.sql import CanonicalType, encode_rows
 from fleetjobs.events.v1 import events_pb2
 from fleetjobs.results.events.batch_writer import BatchWriter, CommitSeams
 from fleetjobs.testing import _api as api
-from fleetjobs.testing._control_rows import set_current_attempt
+from fleetjobs.testing._control_rows import child_row, set_current_attempt
 from fleetjobs.testing._nats import NatsProcess
 from fleetjobs.testing._result_batches import result_batch_bus
 from fleetjobs.testing._services import ServiceThread
@@ -107,18 +107,17 @@ def add_execution(control_db: str, databases: Sequence[str], *, attempt: int = 1
             session.flush()
             for child, database in zip(children, databases, strict=True):
                 session.add(
-                    ChildExecutionRow(
+                    child_row(
+                        parent,
+                        "collect",
+                        now,
                         job_execution_id=child,
-                        parent_job_execution_id=parent,
-                        job_name="collect",
-                        target_id=str(uuid.uuid4()),
                         engine="postgresql",
                         server_name="srv1",
                         port=5432,
                         database_name=database,
                         lifecycle=Lifecycle.IN_PROGRESS,
                         current_attempt=attempt,
-                        create_time=now,
                     )
                 )
             session.commit()

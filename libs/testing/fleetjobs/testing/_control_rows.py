@@ -26,21 +26,22 @@ def snapshot_row(parent_id: str, job_name: str, now: datetime) -> ExecutionSnaps
     )
 
 
-def child_row(
-    parent_id: str, job_name: str, now: datetime, *, target_id: str = ""
-) -> ChildExecutionRow:
-    """A CREATED child, on a database target of its own unless `target_id` names one."""
-    target_id = target_id or str(uuid.uuid4())
-    return ChildExecutionRow(
-        job_execution_id=str(uuid.uuid4()),
-        parent_job_execution_id=parent_id,
-        job_name=job_name,
-        target_id=target_id,
-        engine="sqlite",
-        database_name=f"{target_id}.db",
-        lifecycle=Lifecycle.CREATED,
-        create_time=now,
-    )
+def child_row(parent_id: str, job_name: str, now: datetime, **fields: object) -> ChildExecutionRow:
+    """A CREATED child on a SQLite database target of its own; `fields` replace any of that
+    (a PostgreSQL target, another lifecycle, an id the test chose)."""
+    target_id = str(uuid.uuid4())
+    values: dict[str, object] = {
+        "job_execution_id": str(uuid.uuid4()),
+        "parent_job_execution_id": parent_id,
+        "job_name": job_name,
+        "target_id": target_id,
+        "engine": "sqlite",
+        "database_name": f"{target_id}.db",
+        "lifecycle": Lifecycle.CREATED,
+        "create_time": now,
+        **fields,
+    }
+    return ChildExecutionRow(**values)
 
 
 def set_current_attempt(control_db_url: str, child_id: str, attempt: int) -> None:

@@ -10,6 +10,7 @@ from fleetjobs.catalog.db import Contents, Jobs
 from fleetjobs.catalog.domain import (
     comment_violations,
     content_violations,
+    job_in_use_text,
     name_violations,
     script_violations,
 )
@@ -154,7 +155,8 @@ class ContentsApi(ServicerBase):
             job = await Jobs(session).first_using_content(request.name)
             if job is not None:
                 raise failed_precondition(
-                    f"content {request.name!r} is used by job {job}; change or delete the "
+                    f"content {request.name!r} is used by job "
+                    f"{job_in_use_text(*job)}; change or delete the "
                     "jobs that use it first",
                     reason="CONTENT_IN_USE",
                 )

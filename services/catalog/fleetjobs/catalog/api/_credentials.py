@@ -19,6 +19,7 @@ from fleetjobs.catalog.domain import (
     Violation,
     allowed_servers_violations,
     credential_violations,
+    job_in_use_text,
     mask_violations,
     name_violations,
     password_choice_violations,
@@ -190,7 +191,8 @@ class CredentialsApi(ServicerBase):
             job = await Jobs(session).first_using_credential(request.name)
             if job is not None:
                 raise failed_precondition(
-                    f"credential {request.name!r} is used by job {job}; change or delete the "
+                    f"credential {request.name!r} is used by job "
+                    f"{job_in_use_text(*job)}; change or delete the "
                     "jobs that use it first",
                     reason="CREDENTIAL_IN_USE",
                 )

@@ -16,6 +16,7 @@ from fleetjobs.catalog.domain import (
     DEFAULT_POLICY_NAME,
     POLICY_MASK_PATHS,
     effective,
+    job_in_use_text,
     mask_violations,
     merge,
     policy_violations,
@@ -133,7 +134,8 @@ class PoliciesApi(ServicerBase):
             job = await Jobs(session).first_using_policy(request.name)
             if job is not None:
                 raise failed_precondition(
-                    f"execution policy {request.name!r} is used by job {job}; change or "
+                    f"execution policy {request.name!r} is used by job "
+                    f"{job_in_use_text(*job)}; change or "
                     "delete the jobs that use it first",
                     reason="POLICY_IN_USE",
                 )

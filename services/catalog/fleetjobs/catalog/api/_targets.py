@@ -17,6 +17,7 @@ from fleetjobs.catalog.domain import (
     collection_identity_key,
     collection_violations,
     database_target_violations,
+    job_in_use_text,
     name_violations,
     uuid_violations,
 )
@@ -148,7 +149,8 @@ class TargetsApi(ServicerBase):
             job = await Jobs(session).first_using_target(request.target_id)
             if job is not None:
                 raise failed_precondition(
-                    f"target {request.target_id!r} is used by job {job}; change or delete "
+                    f"target {request.target_id!r} is used by job "
+                    f"{job_in_use_text(*job)}; change or delete "
                     "the jobs that use it first",
                     reason="TARGET_IN_USE",
                 )

@@ -57,7 +57,7 @@ class Jobs:
         )
         return bool(result.rowcount)  # type: ignore[attr-defined]  # CursorResult at runtime
 
-    async def first_using_credential(self, name: str) -> str | None:
+    async def first_using_credential(self, name: str) -> tuple[str, bool] | None:
         """A job that sends this credential to its targets or to its result destination."""
         return await self._first(
             or_(
@@ -66,18 +66,18 @@ class Jobs:
             )
         )
 
-    async def first_using_content(self, name: str) -> str | None:
+    async def first_using_content(self, name: str) -> tuple[str, bool] | None:
         return await self._first(JobRow.content_name == name)
 
-    async def first_using_target(self, target_id: str) -> str | None:
+    async def first_using_target(self, target_id: str) -> tuple[str, bool] | None:
         return await self._first(JobRow.target_id == target_id)
 
-    async def first_using_policy(self, name: str) -> str | None:
+    async def first_using_policy(self, name: str) -> tuple[str, bool] | None:
         return await self._first(JobRow.execution_policy_name == name)
 
-    async def _first(self, condition: ColumnElement[bool]) -> str | None:
-        """The job, quoted for a message. A marked job still counts: its executions run on
-        what it names until they end."""
+    async def _first(self, condition: ColumnElement[bool]) -> tuple[str, bool] | None:
+        """The first job matching, and whether DeleteJob marked it. A marked job still
+        counts: its executions run on what it names until they end."""
         statement = (
             select(JobRow.name, JobRow.delete_time).where(condition).order_by(JobRow.name).limit(1)
         )
@@ -85,6 +85,4 @@ class Jobs:
         if found is None:
             return None
         name, deleted = found
-        if deleted is None:
-            return repr(name)
-        return f"{name!r} (deleted; it is removed once its executions end)"
+        return name, deleted is not None

@@ -27,6 +27,7 @@ from fleetjobs.catalog.domain._jobs import (
     JobSpec,
     ResultDestinationSpec,
     credential_required,
+    job_in_use_text,
     job_violations,
     merge_job,
 )
@@ -78,6 +79,7 @@ __all__ = [
     "credential_violations",
     "database_target_violations",
     "effective",
+    "job_in_use_text",
     "job_violations",
     "mask_violations",
     "merge",

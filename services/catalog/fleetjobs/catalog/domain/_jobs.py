@@ -132,3 +132,12 @@ def merge_job(current: JobSpec, given: JobSpec, paths: Sequence[str] | None) -> 
             ),
         )
     return replace(current, **{path: getattr(given, path) for path in paths})
+
+
+def job_in_use_text(name: str, deleted: bool) -> str:
+    """The job named in a FAILED_PRECONDITION about something it uses. A deleted job still
+    holds on to what it names until its executions end; the message says so, or the user
+    who just deleted it would be puzzled."""
+    if not deleted:
+        return repr(name)
+    return f"{name!r} (deleted; it is removed once its executions end)"

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import ColumnElement, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -472,24 +472,22 @@ class ExecutorRepository:
 
     # Reconciliation: children that should be moving but are not.
     async def created_before(self, before: datetime) -> Sequence[ChildExecutionRow]:
-        result = await self._session.execute(
-            select(ChildExecutionRow)
-            .where(
-                ChildExecutionRow.lifecycle == Lifecycle.CREATED,
-                ChildExecutionRow.create_time < before,
-            )
-            .limit(RECONCILE_LIMIT)
+        return await self._children_where(
+            ChildExecutionRow.lifecycle == Lifecycle.CREATED,
+            ChildExecutionRow.create_time < before,
         )
-        return result.scalars().all()
 
     async def retries_due_before(self, before: datetime) -> Sequence[ChildExecutionRow]:
+        return await self._children_where(
+            ChildExecutionRow.lifecycle == Lifecycle.WAITING_FOR_RETRY,
+            ChildExecutionRow.next_attempt_at < before,
+        )
+
+    async def _children_where(
+        self, *conditions: ColumnElement[bool]
+    ) -> Sequence[ChildExecutionRow]:
         result = await self._session.execute(
-            select(ChildExecutionRow)
-            .where(
-                ChildExecutionRow.lifecycle == Lifecycle.WAITING_FOR_RETRY,
-                ChildExecutionRow.next_attempt_at < before,
-            )
-            .limit(RECONCILE_LIMIT)
+            select(ChildExecutionRow).where(*conditions).limit(RECONCILE_LIMIT)
         )
         return result.scalars().all()
 
