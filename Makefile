@@ -40,10 +40,12 @@ system-deps:  ## Debian packages the odbc connector tests need (unixODBC, psqlOD
 test: $(STUBS_OK) system-deps  ## the whole test suite (CI=true turns absent servers into failures)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-lint: $(STUBS_OK)  ## ruff, mypy and buf lint
+lint: $(STUBS_OK)  ## ruff, mypy, buf lint, and no reference to a document the repository lacks
+	$(PY) scripts/check_doc_refs.py
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
 	.venv/bin/mypy libs/core/fleetjobs libs/cli/fleetjobs libs/testing/fleetjobs services/*/fleetjobs deploy/local/fleetjobs
+	.venv/bin/mypy --strict scripts/check_doc_refs.py
 	cd protos && npx --yes @bufbuild/buf lint
 
 bench: $(STUBS_OK)  ## fleetjobs against a direct baseline on 200 PostgreSQL databases

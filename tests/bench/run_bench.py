@@ -319,7 +319,13 @@ def running_suite(state_dir: Path) -> Iterator[Stubs]:
 
 def define_job(stubs: Stubs, fleet: Fleet) -> str:
     credential = api.credential(
-        stubs, username=fleet.user, password="unused-trust-auth", allowed=[fleet.host]
+        stubs,
+        username=fleet.user,
+        password="unused-trust-auth",
+        # With its port: a bare host allows the default port only (docs/credentials.md).
+        allowed=[
+            f"[{fleet.host}]:{fleet.port}" if ":" in fleet.host else f"{fleet.host}:{fleet.port}"
+        ],
     )
     targets = [
         api.database_target(

@@ -111,8 +111,14 @@ def test_the_same_through_the_odbc_engine(
     postgres_driver = odbc_driver("PostgreSQL Unicode")
     mariadb_driver = odbc_driver("MariaDB")
     *pg_targets, destination_db = postgres_fleet
+    # ODBC has no default port of its own (only the driver knows it), so a bare entry allows
+    # no ODBC target: the ports are named (docs/credentials.md). The bare entry is for the
+    # PostgreSQL destination on its default port.
     credential = api.credential(
-        suite, username=login.username, password=login.password, allowed=["127.0.0.1"]
+        suite,
+        username=login.username,
+        password=login.password,
+        allowed=["127.0.0.1", "127.0.0.1:5432", "127.0.0.1:3306"],
     )
     pg_odbc = pg_targets[:3]
     my_odbc = mariadb_fleet[:2]

@@ -1,5 +1,5 @@
-"""Passwords: read from stdin or the environment, sent only as a JWE for the published key,
-and never printed."""
+"""Passwords: read from stdin or the environment, sent only as a JWE for the published key
+that seals them with the allowed servers (docs/credentials.md), and never printed."""
 
 from __future__ import annotations
 
@@ -17,13 +17,22 @@ import pytest
 
 from fleetjobs.cli import ExitCode
 from fleetjobs.cli.testing import CliResult, run_cli
-from fleetjobs.core.crypto import JWE_ALG, JWE_ENC, KeyStore, decrypt_compact, inspect_header
+from fleetjobs.core.crypto import (
+    JWE_ALG,
+    JWE_ENC,
+    KeyStore,
+    SealedCredential,
+    inspect_header,
+    open_credential,
+)
 from fleetjobs.v1 import catalog_resources_pb2 as resources
 from fleetjobs.v1 import catalog_service_pb2 as catalog
 from fleetjobs.v1 import catalog_service_pb2_grpc as catalog_grpc
 
 Serve = Callable[[Any, object], str]
 PASSWORD = "s3cr=t pass;word'\"é"
+# What the fake catalog holds for every credential: a password-only update seals it.
+STORED_SERVERS = ["db1", "db1:6543"]
 
 
 class KeyCatalog(catalog_grpc.CatalogServiceServicer):
@@ -58,6 +67,11 @@ class KeyCatalog(catalog_grpc.CatalogServiceServicer):
             )
         )
 
+    def GetCredential(self, request: catalog.GetCredentialRequest, context: Any) -> Any:
+        return catalog.GetCredentialResponse(
+            credential=resources.Credential(name=request.name, allowed_servers=STORED_SERVERS)
+        )
+
     def UpdateCredential(self, request: catalog.UpdateCredentialRequest, context: Any) -> Any:
         with self._lock:
             self.updated.append(request)
@@ -80,11 +94,11 @@ def _assert_never_shown(result: CliResult) -> None:
         assert secret not in result.stderr
 
 
-def _assert_encrypts(token: str, keystore: KeyStore) -> None:
+def _assert_encrypts(token: str, keystore: KeyStore, allowed: list[str]) -> None:
     assert PASSWORD not in token
     header = inspect_header(token, key_ids=[keystore.current_key_id()])
     assert (header["alg"], header["enc"]) == (JWE_ALG, JWE_ENC)
-    assert decrypt_compact(token, keystore) == PASSWORD.encode("utf-8")
+    assert open_credential(token, keystore) == SealedCredential(PASSWORD, tuple(allowed))
 
 
 def test_create_with_password_stdin_sends_only_a_jwe(
@@ -102,7 +116,9 @@ def test_create_with_password_stdin_sends_only_a_jwe(
     assert credential.password == ""
     assert (credential.name, credential.username) == ("app", "app_user")
     assert list(credential.allowed_servers) == ["db1.example.com", "*.db.example.com"]
-    _assert_encrypts(credential.encrypted_password, keystore)
+    _assert_encrypts(
+        credential.encrypted_password, keystore, ["db1.example.com", "*.db.example.com"]
+    )
     _assert_never_shown(result)
 
 
@@ -119,7 +135,7 @@ def test_create_with_password_env_and_json(
     # No --allow: the credential goes to no network server, and the user is told so.
     assert "no --allow" in result.stderr
     (request,) = key_catalog.created
-    _assert_encrypts(request.credential.encrypted_password, keystore)
+    _assert_encrypts(request.credential.encrypted_password, keystore, [])
     assert request.credential.password == ""
     _assert_never_shown(result)
 
@@ -132,7 +148,7 @@ def test_a_crlf_line_end_is_not_part_of_the_password(
         stdin=PASSWORD + "\r\n",
     )  # fmt: skip
     assert result.exit_code == 0, result.stderr
-    _assert_encrypts(key_catalog.created[0].credential.encrypted_password, keystore)
+    _assert_encrypts(key_catalog.created[0].credential.encrypted_password, keystore, [])
 
 
 @pytest.mark.parametrize(
@@ -169,19 +185,56 @@ def test_update_masks_exactly_what_was_given(key_catalog: KeyCatalog, keystore: 
     assert rotate.exit_code == 0, rotate.stderr
     _assert_never_shown(rotate)
     rename = run_cli("credential", "update", "app", "--username", "other")
-    clear = run_cli("credential", "update", "app", "--clear-allow")
-    assert (rename.exit_code, clear.exit_code) == (0, 0)
+    clear = run_cli(
+        "credential", "update", "app", "--clear-allow", "--password-stdin", stdin=PASSWORD
+    )
+    rotate_only = run_cli("credential", "update", "app", "--password-stdin", stdin=PASSWORD)
+    assert (rename.exit_code, clear.exit_code, rotate_only.exit_code) == (0, 0, 0)
 
-    first, second, third = key_catalog.updated
+    first, second, third, fourth = key_catalog.updated
     assert list(first.update_mask.paths) == ["encrypted_password", "allowed_servers"]
     assert list(first.credential.allowed_servers) == ["db2"]
     assert first.credential.password == ""
-    _assert_encrypts(first.credential.encrypted_password, keystore)
+    _assert_encrypts(first.credential.encrypted_password, keystore, ["db2"])
     assert list(second.update_mask.paths) == ["username"]
     assert second.credential.username == "other"
     assert second.credential.encrypted_password == ""
-    assert list(third.update_mask.paths) == ["allowed_servers"]
+    assert list(third.update_mask.paths) == ["encrypted_password", "allowed_servers"]
     assert list(third.credential.allowed_servers) == []
+    _assert_encrypts(third.credential.encrypted_password, keystore, [])
+    # A new password alone is sealed with the list the catalog holds, and that list is sent
+    # with it: stored and sealed stay one list even if someone changed it in between.
+    assert list(fourth.update_mask.paths) == ["encrypted_password", "allowed_servers"]
+    assert list(fourth.credential.allowed_servers) == STORED_SERVERS
+    _assert_encrypts(fourth.credential.encrypted_password, keystore, STORED_SERVERS)
+
+
+def test_a_server_given_twice_is_sealed_once(key_catalog: KeyCatalog, keystore: KeyStore) -> None:
+    result = run_cli(
+        "credential",
+        "update",
+        "app",
+        "--password-stdin",
+        "--allow",
+        "db2",
+        "db3",
+        "db2",
+        stdin=PASSWORD,
+    )
+    assert result.exit_code == 0, result.stderr
+    (update,) = key_catalog.updated
+    assert list(update.credential.allowed_servers) == ["db2", "db3"]
+    _assert_encrypts(update.credential.encrypted_password, keystore, ["db2", "db3"])
+
+
+@pytest.mark.parametrize("flags", [("--allow", "db2"), ("--clear-allow",)])
+def test_changing_the_allowed_servers_needs_the_password(
+    key_catalog: KeyCatalog, flags: tuple[str, ...]
+) -> None:
+    result = run_cli("credential", "update", "app", *flags)
+    assert result.exit_code == ExitCode.USAGE
+    assert "re-enter the password to change where it may go" in result.stderr
+    assert key_catalog.updated == []
 
 
 def test_update_without_changes_is_a_usage_error(key_catalog: KeyCatalog) -> None:
@@ -253,7 +306,7 @@ def test_a_terminal_prompt_never_echoes_the_password(
     )
     assert "created credential app" in shown
     assert PASSWORD not in shown
-    _assert_encrypts(key_catalog.created[0].credential.encrypted_password, keystore)
+    _assert_encrypts(key_catalog.created[0].credential.encrypted_password, keystore, ["db1"])
 
     # --password-stdin on a terminal prompts without echo too, rather than reading a line.
     rotated = _converse(
@@ -261,4 +314,4 @@ def test_a_terminal_prompt_never_echoes_the_password(
     )
     assert "updated credential app" in rotated
     assert PASSWORD not in rotated
-    _assert_encrypts(key_catalog.updated[0].credential.encrypted_password, keystore)
+    _assert_encrypts(key_catalog.updated[0].credential.encrypted_password, keystore, STORED_SERVERS)

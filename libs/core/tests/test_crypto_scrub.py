@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+from urllib.parse import quote, quote_plus
+
 import pytest
 
-from fleetjobs.core.crypto import scrub
+from fleetjobs.core.crypto import MASK, scrub, scrub_all
 
 
 def test_every_occurrence_of_every_secret_is_masked() -> None:
@@ -86,3 +89,53 @@ def test_known_secret_and_setting_together() -> None:
     # The unquoted value runs to the next space, so the closing quote goes too: over-masking
     # is the safe side.
     assert scrub(text, ["hunter2"]) == "could not connect with 'host=db password=*** *** rejected"
+
+
+# A password that defeated the scrubber: a non-Latin-1 character, a backslash and both quotes.
+_HOSTILE = "pa€s\\w'\"d"
+# Its Latin-1-encodable sibling, for the Latin-1 spellings.
+_LATIN1 = "pä$s\\w'\"d"
+
+
+def _representations(secret: str) -> dict[str, str]:
+    spellings = {
+        "raw": secret,
+        "repr": repr(secret),
+        "repr in a tuple": repr(("x'y", secret)),
+        "repr in a dict": repr({"secret": secret, "q": '"'}),
+        "repr of a repr": repr(repr(secret)),
+        "ascii": ascii(secret),
+        "unicode_escape": secret.encode("unicode_escape").decode("ascii"),
+        "json": json.dumps(secret),
+        "json, not ascii": json.dumps(secret, ensure_ascii=False),
+        "json of a repr": json.dumps({"event": repr(ValueError(secret))}),
+        "percent-encoded": quote(secret, safe=""),
+        "form-encoded": quote_plus(secret, safe=""),
+        "utf-8 bytes repr": repr(secret.encode("utf-8")),
+        "sql doubled quotes": "'" + secret.replace("'", "''") + "'",
+        "mysql backslashes": "'" + secret.replace("\\", "\\\\").replace("'", "\\'") + "'",
+        "exception repr": repr(UnicodeEncodeError("latin-1", secret, 2, 3, "ordinal not in range")),
+        "odbc braces": "PWD={" + secret.replace("}", "}}") + "}",
+    }
+    try:
+        raw = secret.encode("latin-1")
+    except UnicodeEncodeError:
+        return spellings
+    spellings["latin-1 bytes repr"] = repr(raw)
+    spellings["latin-1 percent-encoded"] = quote(secret, safe="", encoding="latin-1")
+    return spellings
+
+
+@pytest.mark.parametrize("secret", [_HOSTILE, _LATIN1])
+def test_every_representation_of_a_secret_is_masked(secret: str) -> None:
+    for name, spelling in _representations(secret).items():
+        scrubbed = scrub(f"<<{spelling}>>", [secret])
+        assert MASK in scrubbed, name
+        # Every spelling keeps the secret's "pa" and its "w": neither may survive.
+        assert "pa" not in scrubbed, (name, scrubbed)
+        assert "w" not in scrubbed, (name, scrubbed)
+
+
+def test_scrub_all_masks_each_text() -> None:
+    texts = [f"NOTICE: {_HOSTILE}", "clean", repr(_HOSTILE)]
+    assert scrub_all(texts, [_HOSTILE]) == ["NOTICE: ***", "clean", "'***'"]

@@ -9,11 +9,9 @@ import pytest
 from fleetjobs.core.config import CommonSettings, SettingsError
 
 
-def test_slot_ttl_defaults_to_30_s_refreshed_every_10_s() -> None:
-    settings = CommonSettings.from_env({})
-    assert (settings.slot_ttl, settings.slot_refresh_interval) == (30.0, 10.0)
-    settings = CommonSettings.from_env({"FLEETJOBS_SLOT_TTL": " 4.5 "})
-    assert (settings.slot_ttl, settings.slot_refresh_interval) == (4.5, 1.5)
+def test_slot_ttl_defaults_to_30_s() -> None:
+    assert CommonSettings.from_env({}).slot_ttl == 30.0
+    assert CommonSettings.from_env({"FLEETJOBS_SLOT_TTL": " 4.5 "}).slot_ttl == 4.5
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,5 @@
-"""Passwords: sealed into a JWE for the service key, never returned, never stored in clear."""
+"""Passwords: sealed with their allow-list into a JWE for the service key, never returned,
+never stored in clear; the allow-list changes only with the password (docs/credentials.md)."""
 
 from __future__ import annotations
 
@@ -10,13 +11,14 @@ from typing import Any
 
 import grpc  # type: ignore[import-untyped, unused-ignore]  # grpcio ships no types
 import pytest
+from google.protobuf import field_mask_pb2
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from joserfc import jwe
 from joserfc.jwk import RSAKey
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
-from fleetjobs.core.crypto import KeyStore, decrypt_compact
+from fleetjobs.core.crypto import KeyStore, SealedCredential, open_credential
 from fleetjobs.core.db import make_sync_engine
 from fleetjobs.core.db.models import CredentialRow
 from fleetjobs.internal.v1 import catalog_internal_service_pb2 as internal_pb
@@ -32,6 +34,18 @@ def _jwe_with_joserfc(
     key = RSAKey.import_key(public_key_pem)
     header = {"alg": alg, "enc": "A256GCM", "kid": kid}
     return jwe.encrypt_compact(header, plaintext.encode(), key, algorithms=[alg, "A256GCM"])
+
+
+def _sealed_jwe(
+    password: str, allowed: list[str], public_key_pem: str, *, kid: str, alg: str = "RSA-OAEP-256"
+) -> str:
+    """What a client makes: the documented JSON object, encrypted with its JOSE library."""
+    payload = json.dumps({"password": password, "allowed_servers": allowed})
+    return _jwe_with_joserfc(payload, public_key_pem, kid=kid, alg=alg)
+
+
+def _opened(catalog: Any, name: str) -> SealedCredential:
+    return open_credential(_stored_row(catalog, name).encrypted_password, catalog.keys)
 
 
 def _encryption_key(catalog: Any) -> Any:
@@ -80,8 +94,11 @@ def test_plaintext_password_is_sealed(catalog: Any) -> None:
     assert row.key_id == catalog.keys.current_key_id()
     header = json.loads(base64.urlsafe_b64decode(row.encrypted_password.split(".")[0] + "=="))
     assert header == {"alg": "RSA-OAEP-256", "enc": "A256GCM", "kid": row.key_id}
-    # ...that the private key (which only the executor and results service hold) opens.
-    assert decrypt_compact(row.encrypted_password, catalog.keys) == password.encode()
+    # ...that the private key (which only the executor and results service hold) opens, and
+    # which seals the allow-list with the password.
+    assert open_credential(row.encrypted_password, catalog.keys) == SealedCredential(
+        password, ("db1.example.com",)
+    )
 
     database = make_url(catalog.control_db_url).database
     assert database is not None
@@ -103,26 +120,26 @@ def test_plaintext_password_is_sealed(catalog: Any) -> None:
 
 def test_client_jwe_accepted_as_is(catalog: Any) -> None:
     key = _encryption_key(catalog)
-    token = _jwe_with_joserfc("client-side-pw", key.public_key_pem, kid=key.key_id)
+    token = _sealed_jwe("client-side-pw", ["db1"], key.public_key_pem, kid=key.key_id)
     name = catalog.unique("cred")
     created = catalog.stub.CreateCredential(
         pb.CreateCredentialRequest(
-            credential=r.Credential(name=name, username="app", encrypted_password=token)
+            credential=r.Credential(
+                name=name, username="app", encrypted_password=token, allowed_servers=["db1"]
+            )
         )
     ).credential
     assert created.encrypted_password == "" and created.key_id == key.key_id
     row = _stored_row(catalog, name)
     assert row.encrypted_password == token
-    assert decrypt_compact(row.encrypted_password, catalog.keys) == b"client-side-pw"
+    assert _opened(catalog, name) == SealedCredential("client-side-pw", ("db1",))
 
-    # Rotation with a JWE through UpdateCredential.
-    new_token = _jwe_with_joserfc("rotated-pw", key.public_key_pem, kid=key.key_id)
+    # Rotation with a JWE through UpdateCredential, sealing the list it keeps.
+    new_token = _sealed_jwe("rotated-pw", ["db1"], key.public_key_pem, kid=key.key_id)
     catalog.stub.UpdateCredential(
         pb.UpdateCredentialRequest(credential=r.Credential(name=name, encrypted_password=new_token))
     )
-    assert decrypt_compact(_stored_row(catalog, name).encrypted_password, catalog.keys) == (
-        b"rotated-pw"
-    )
+    assert _opened(catalog, name) == SealedCredential("rotated-pw", ("db1",))
 
 
 @pytest.mark.parametrize(
@@ -194,7 +211,7 @@ def test_catalog_waits_for_the_key_pair(keyless_catalog: tuple[Any, Path]) -> No
 
 def test_rotation_is_seen_without_restart(catalog: Any, tmp_path: Path) -> None:
     old = _encryption_key(catalog)
-    old_token = _jwe_with_joserfc("old-pw", old.public_key_pem, kid=old.key_id)
+    old_token = _sealed_jwe("old-pw", [], old.public_key_pem, kid=old.key_id)
     new = catalog.keys.rotate()
     assert _encryption_key(catalog).key_id == new.key_id
     # A JWE made for the previous key is still accepted: that key still decrypts.
@@ -211,3 +228,99 @@ def test_rotation_is_seen_without_restart(catalog: Any, tmp_path: Path) -> None:
         )
     ).credential
     assert plain.key_id == new.key_id
+
+
+def _create(catalog: Any, allowed: list[str], password: str = "first-pw") -> str:
+    name: str = catalog.unique("cred")
+    catalog.stub.CreateCredential(
+        pb.CreateCredentialRequest(
+            credential=r.Credential(
+                name=name, username="app", password=password, allowed_servers=allowed
+            )
+        )
+    )
+    return name
+
+
+def _update(catalog: Any, credential: r.Credential, paths: list[str] | None = None) -> Any:
+    request = pb.UpdateCredentialRequest(credential=credential)
+    if paths is not None:
+        request.update_mask.CopyFrom(field_mask_pb2.FieldMask(paths=paths))
+    return request
+
+
+def test_the_allow_list_changes_only_with_the_password(catalog: Any) -> None:
+    name = _create(catalog, ["db1.example.com"])
+    for request in (
+        _update(catalog, r.Credential(name=name, allowed_servers=["*"])),
+        _update(catalog, r.Credential(name=name, allowed_servers=["db1.example.com", "evil"])),
+        _update(catalog, r.Credential(name=name), ["allowed_servers"]),
+        _update(catalog, r.Credential(name=name, username="u2", allowed_servers=["*"])),
+    ):
+        error = catalog.fails(Code.FAILED_PRECONDITION, catalog.stub.UpdateCredential, request)
+        assert "re-enter the password to change where it may go" in error.details()
+    assert list(_stored_row(catalog, name).allowed_servers) == ["db1.example.com"]
+    assert _stored_row(catalog, name).username == "app"
+
+    # The same entries are no change.
+    catalog.stub.UpdateCredential(
+        _update(catalog, r.Credential(name=name, allowed_servers=["db1.example.com"]))
+    )
+
+    # A new password alone is sealed with the stored list...
+    catalog.stub.UpdateCredential(_update(catalog, r.Credential(name=name, password="second-pw")))
+    assert _opened(catalog, name) == SealedCredential("second-pw", ("db1.example.com",))
+
+    # ...and with a new list, with that list.
+    updated = catalog.stub.UpdateCredential(
+        _update(
+            catalog,
+            r.Credential(name=name, password="third-pw", allowed_servers=["db2:*", "db3"]),
+        )
+    ).credential
+    assert list(updated.allowed_servers) == ["db2:*", "db3"]
+    assert _opened(catalog, name) == SealedCredential("third-pw", ("db2:*", "db3"))
+    cleared = catalog.stub.UpdateCredential(
+        _update(
+            catalog, r.Credential(name=name, password="fourth-pw"), ["password", "allowed_servers"]
+        )
+    ).credential
+    assert list(cleared.allowed_servers) == []
+    assert _opened(catalog, name) == SealedCredential("fourth-pw", ())
+
+
+@pytest.mark.parametrize("entry", ["*.com", "*.co.uk", "db-*.co.uk:5432", "*.github.io"])
+def test_globs_spanning_a_public_suffix_are_refused(catalog: Any, entry: str) -> None:
+    problems = catalog.invalid(
+        catalog.stub.CreateCredential,
+        pb.CreateCredentialRequest(
+            credential=r.Credential(
+                name=catalog.unique("cred"),
+                username="app",
+                password="pw",
+                allowed_servers=["db1.example.com", entry],
+            )
+        ),
+    )
+    assert set(problems) == {"credential.allowed_servers[1]"}
+    assert "public suffix" in problems["credential.allowed_servers[1]"]
+
+
+def test_at_most_256_allowed_servers(catalog: Any) -> None:
+    servers = [f"db{i}.example.com" for i in range(257)]
+    problems = catalog.invalid(
+        catalog.stub.CreateCredential,
+        pb.CreateCredentialRequest(
+            credential=r.Credential(
+                name=catalog.unique("cred"), username="app", password="pw", allowed_servers=servers
+            )
+        ),
+    )
+    assert set(problems) == {"credential.allowed_servers"}
+    assert "at most 256" in problems["credential.allowed_servers"]
+    name = _create(catalog, servers[:256])
+    problems = catalog.invalid(
+        catalog.stub.UpdateCredential,
+        _update(catalog, r.Credential(name=name, password="pw2", allowed_servers=servers)),
+    )
+    assert set(problems) == {"credential.allowed_servers"}

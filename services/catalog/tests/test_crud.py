@@ -890,7 +890,25 @@ def test_job_credential_rules(catalog: Any) -> None:
     assert "postgresql" in problems["job.credential_name"]
 
 
-@pytest.mark.parametrize("table", ["x; DROP TABLE y", 'a"b', "1abc", "a" * 64, ""])
+# Names PostgreSQL would cut short (40 x 'é' is 80 bytes), control characters, the prefix
+# SQLite reserves.
+BAD_TABLE_NAMES = [
+    "x; DROP TABLE y",
+    'a"b',
+    "1abc",
+    "a" * 64,
+    "",
+    "é" * 40,
+    "é" * 31,
+    "a\nb",
+    "results\n",
+    "a\x00b",
+    "a\u202eb",
+    "sqlite_results",
+]
+
+
+@pytest.mark.parametrize("table", BAD_TABLE_NAMES)
 def test_destination_table_names(catalog: Any, table: str) -> None:
     problems = catalog.invalid(
         catalog.stub.CreateJob,
@@ -915,6 +933,37 @@ def test_destination_table_names(catalog: Any, table: str) -> None:
         "job.result_destination.table_name",
         "job.result_destination.schema_name",
     }
+
+
+def test_destination_names_are_checked_on_update_too(catalog: Any) -> None:
+    name = catalog.unique("job")
+    catalog.stub.CreateJob(
+        pb.CreateJobRequest(
+            job=r.Job(
+                name=name,
+                content_name=make_content(catalog),
+                credential_name=make_credential(catalog),
+                target_id=make_database(catalog).target_id,
+            )
+        )
+    )
+    for table, schema in (("é" * 40, ""), ("ok", "a\nb"), ("ok", "Sqlite_x")):
+        problems = catalog.invalid(
+            catalog.stub.UpdateJob,
+            pb.UpdateJobRequest(
+                job=r.Job(
+                    name=name,
+                    result_destination=r.ResultDestination(
+                        engine="sqlite",
+                        database_name="results.db",
+                        schema_name=schema,
+                        table_name=table,
+                    ),
+                )
+            ),
+        )
+        field = "table_name" if schema == "" else "schema_name"
+        assert set(problems) == {f"job.result_destination.{field}"}
 
 
 def test_job_validation(catalog: Any) -> None:

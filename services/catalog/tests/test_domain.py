@@ -48,8 +48,8 @@ def test_identity_ignores_case_and_default_port() -> None:
     assert _db().identity_key() != _db(database_name="App").identity_key()
     assert _db().identity_key() != _db(options={"sslmode": "require"}).identity_key()
     assert (
-        _db(options={"a": "1", "b": "2"}).identity_key()
-        == _db(options={"b": "2", "a": "1"}).identity_key()
+        _db(options={"sslmode": "require", "sslsni": "1"}).identity_key()
+        == _db(options={"sslsni": "1", "sslmode": "require"}).identity_key()
     )
     assert _db(engine="mysql").identity_key() != _db().identity_key()
 
@@ -92,11 +92,55 @@ def test_options_never_carry_passwords(options: dict[str, str], bad: str) -> Non
     assert all("secret" not in why for _, why in problems)
 
 
-def test_odbc_needs_driver_or_dsn() -> None:
+def test_odbc_needs_a_driver_and_refuses_a_dsn() -> None:
     assert database_target_violations(_db(engine="odbc"), "t") == [
-        ("t.options", "an odbc target needs options['driver'] or options['dsn']")
+        (
+            "t.options",
+            "an odbc target needs options[driver]: the name of an ODBC driver registered in "
+            "odbcinst.ini on the executor hosts",
+        )
     ]
-    assert database_target_violations(_db(engine="odbc", options={"dsn": "x"}), "t") == []
+    problems = dict(database_target_violations(_db(engine="odbc", options={"dsn": "x"}), "t"))
+    assert "odbc.ini on each executor host" in problems["t.options[dsn]"]
+    assert "t.options" in problems
+    ok = {"driver": "MariaDB Unicode", "OPTION": "67108864"}
+    assert database_target_violations(_db(engine="odbc", options=ok), "t") == []
+
+
+@pytest.mark.parametrize(
+    ("engine", "options", "bad"),
+    [
+        ("odbc", {"driver": "PostgreSQL Unicode", "pqopt": "hostaddr=10.0.0.9"}, "pqopt"),
+        ("odbc", {"driver": "PostgreSQL Unicode", "CX": "1"}, "CX"),
+        ("odbc", {"driver": "MariaDB Unicode", "SOCKET": "/run/x.sock"}, "SOCKET"),
+        ("odbc", {"driver": "MariaDB Unicode", "PLUGIN_DIR": "/tmp"}, "PLUGIN_DIR"),
+        ("odbc", {"driver": "/tmp/libevil.so"}, "driver"),
+        ("odbc", {"driver": "PostgreSQL Unicode", "sslmode": "require}"}, "sslmode"),
+        ("odbc", {"driver": "ODBC Driver 18 for SQL Server", "Address": "10.0.0.9"}, "Address"),
+        ("postgresql", {"hostaddr": "10.0.0.9"}, "hostaddr"),
+        ("postgresql", {"service": "other"}, "service"),
+        ("mysql", {"unix_socket": "/run/x.sock"}, "unix_socket"),
+        ("mysql", {"read_default_file": "/etc/my.cnf"}, "read_default_file"),
+        ("mysql", {"ssl_ca": "relative/ca.pem"}, "ssl_ca"),
+        ("mssql", {"Failover_Partner": "10.0.0.9"}, "Failover_Partner"),
+        ("sqlite", {"uri": "file:/etc/passwd"}, "uri"),
+    ],
+)
+def test_options_off_the_allow_list_are_refused(
+    engine: str, options: dict[str, str], bad: str
+) -> None:
+    spec = _db(engine=engine, options=options)
+    if engine == "sqlite":
+        spec = _db(engine=engine, server_name="", options=options, database_name="a.db")
+    problems = database_target_violations(spec, "t")
+    assert [field for field, _ in problems] == [f"t.options[{bad}]"]
+
+
+def test_at_most_64_options() -> None:
+    many = {f"x{index}": "1" for index in range(65)}
+    assert database_target_violations(_db(options=many), "t") == [
+        ("t.options", "at most 64 options, not 65")
+    ]
 
 
 def test_policy_inherits_and_merges() -> None:

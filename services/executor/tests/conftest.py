@@ -19,6 +19,7 @@ import pymysql
 import pytest
 
 from fleetjobs.executor.connectors import DatabaseAddress, Login
+from fleetjobs.testing._fleet import mariadb_user
 
 PG_HOST, PG_PORT, PG_USER = "127.0.0.1", 5432, "postgres"
 MARIADB_HOST, MARIADB_PORT, MARIADB_USER = "127.0.0.1", 3306, "root"
@@ -136,16 +137,8 @@ def maria_login(maria_database: str) -> Iterator[Login]:
     """A MariaDB user of its own, granted everything on the test's database, whose password
     is hostile; MariaDB checks passwords, so a wrongly escaped one fails to log in."""
     user = unique_name("fjx_u")
-    admin = _maria_admin()
-    try:
-        with admin.cursor() as cursor:
-            cursor.execute("CREATE USER %s@'%%' IDENTIFIED BY %s", (user, HOSTILE_PASSWORD))
-            cursor.execute(f"GRANT ALL ON `{maria_database}`.* TO %s@'%%'", (user,))
+    with mariadb_user(user, HOSTILE_PASSWORD, databases=[maria_database]):
         yield Login(user, HOSTILE_PASSWORD)
-    finally:
-        with admin.cursor() as cursor:
-            cursor.execute("DROP USER IF EXISTS %s@'%%'", (user,))
-        admin.close()
 
 
 # ------------------------------------------------------------------------------ ODBC

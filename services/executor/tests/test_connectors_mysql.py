@@ -6,14 +6,16 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from dataclasses import replace
+from pathlib import Path
 
 import pymysql
 import pytest
 
 from fleetjobs.core.sql import CanonicalType
 from fleetjobs.executor.connectors import DatabaseAddress, Login, MysqlConnector, ScriptError
-from fleetjobs.executor.connectors.mysql import mysql_type_to_canonical
+from fleetjobs.executor.connectors.mysql import connection_parameters, mysql_type_to_canonical
 
 TIMEOUT = 30.0
 connector = MysqlConnector()
@@ -198,7 +200,7 @@ def test_the_timeout_kills_the_whole_script(
     script = "SELECT SLEEP(20); CREATE TABLE after_the_sleep (a INT);"
     with pytest.raises(ScriptError) as caught:
         connector.run_script(maria_address, maria_login, script, timeout_seconds=0.5)
-    assert caught.value.error_class == "timeout"
+    assert caught.value.error_class == "job_timeout"
     check = connector.run_script(
         maria_address,
         maria_login,
@@ -207,6 +209,16 @@ def test_the_timeout_kills_the_whole_script(
     )
     assert check.first_result_set is not None
     assert check.first_result_set.rows == [(0,)]
+
+
+def test_the_servers_max_statement_time_is_timeout_not_the_jobs(
+    maria_address: DatabaseAddress, maria_login: Login
+) -> None:
+    script = "SET STATEMENT max_statement_time = 0.1 FOR SELECT SLEEP(5)"
+    with pytest.raises(ScriptError) as caught:
+        connector.run_script(maria_address, maria_login, script, timeout_seconds=TIMEOUT)
+    assert caught.value.error_class == "timeout"
+    assert "max_statement_time" in caught.value.message
 
 
 def test_empty_scripts_run_nothing(maria_address: DatabaseAddress, maria_login: Login) -> None:
@@ -230,6 +242,30 @@ def test_refuses_password_and_unknown_options(
             timeout_seconds=TIMEOUT,
         )
     assert caught.value.refused
+
+
+def test_load_data_local_infile_reads_no_file_of_the_executor(
+    maria_address: DatabaseAddress, maria_login: Login, tmp_path: Path
+) -> None:
+    # The server allows LOCAL INFILE (local_infile=ON here): PyMySQL, asked with
+    # local_infile=False, neither offers the capability nor answers a request for a file
+    # (docs/adr/0006, "Scripts that read executor files").
+    marker = f"fleetjobs-marker-{uuid.uuid4().hex}"
+    secret = tmp_path / "secret.txt"
+    secret.write_text(marker + "\n")
+    assert connection_parameters(maria_address, maria_login)["local_infile"] is False
+    connector.run_script(
+        maria_address, maria_login, "CREATE TABLE loot (line TEXT)", timeout_seconds=TIMEOUT
+    )
+    script = f"LOAD DATA LOCAL INFILE '{secret}' INTO TABLE loot"
+    with pytest.raises(ScriptError) as caught:
+        connector.run_script(maria_address, maria_login, script, timeout_seconds=TIMEOUT)
+    assert marker not in caught.value.message
+    outcome = connector.run_script(
+        maria_address, maria_login, "SELECT COUNT(*) FROM loot", timeout_seconds=TIMEOUT
+    )
+    assert outcome.first_result_set is not None
+    assert outcome.first_result_set.rows == [(0,)]
 
 
 def test_ssl_mode_required_does_not_fall_back_to_plain_text(

@@ -2,12 +2,15 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import uuid
 from dataclasses import replace
+from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
 from fleetjobs.core.sql import CanonicalType
-from fleetjobs.executor.connectors import DatabaseAddress, Login, OdbcConnector, ScriptError
+from fleetjobs.executor.connectors import DatabaseAddress, Login, OdbcConnector, ScriptError, odbc
 from fleetjobs.executor.connectors.odbc import build_odbc_connection_string, classify_odbc_error
 
 TIMEOUT = 30.0
@@ -106,7 +109,7 @@ def test_postgresql_missing_database_hides_the_password(pg_odbc: DatabaseAddress
 def test_postgresql_timeout(pg_odbc: DatabaseAddress, pg_login: Login) -> None:
     with pytest.raises(ScriptError) as caught:
         connector.run_script(pg_odbc, pg_login, "SELECT pg_sleep(20)", timeout_seconds=1)
-    assert caught.value.error_class == "timeout"
+    assert caught.value.error_class == "job_timeout"
 
 
 def test_server_version(pg_odbc: DatabaseAddress, pg_login: Login) -> None:
@@ -169,44 +172,59 @@ def test_mariadb_wrong_password(maria_odbc: DatabaseAddress, maria_login: Login)
 
 
 @pytest.mark.parametrize(
-    "options",
+    ("options", "why"),
     [
-        {"driver": "PostgreSQL Unicode", "PWD": "x"},
-        {"driver": "PostgreSQL Unicode", "Password": "x"},
-        {"driver": "PostgreSQL Unicode", "SAVEFILE": "/tmp/leak.dsn"},
-        {"driver": "PostgreSQL Unicode", "Server": "elsewhere"},
-        {"driver": "PostgreSQL Unicode", "dsn": "both"},
-        {},
-        {"driver": "PostgreSQL Unicode", "bad;key": "x"},
+        ({"driver": "PostgreSQL Unicode", "PWD": "x"}, "never carry a password"),
+        ({"driver": "PostgreSQL Unicode", "Password": "x"}, "never carry a password"),
+        ({"driver": "PostgreSQL Unicode", "SAVEFILE": "/tmp/leak.dsn"}, "SAVEFILE: is not allowed"),
+        ({"driver": "PostgreSQL Unicode", "Server": "elsewhere"}, "Server: is not allowed"),
+        ({"driver": "PostgreSQL Unicode", "dsn": "both"}, "data source name is not accepted"),
+        ({"dsn": "My DSN"}, "data source name is not accepted"),
+        ({}, "needs options[driver]"),
+        ({"driver": "PostgreSQL Unicode", "bad;key": "x"}, "option names are 1-64 letters"),
+        ({"driver": "PostgreSQL Unicode", "sslmode": "require;pqopt={x}"}, "must be one of"),
+        ({"driver": "PostgreSQL Unicode", "sslmode": "a", "SSLMODE": "b"}, "given twice"),
+        ({"driver": "SQLite3"}, "names no driver family"),
+        ({"driver": "MariaDB Unicode", "OPTION": str(67108864 | 65536)}, "USE_MYCNF"),
     ],
 )
-def test_refuses_bad_options(options: dict[str, str]) -> None:
+def test_refuses_bad_options(options: dict[str, str], why: str) -> None:
     address = DatabaseAddress("odbc", "127.0.0.1", 5432, "postgres", options)
     with pytest.raises(ScriptError) as caught:
         connector.run_script(address, Login("u", "p"), "SELECT 1", timeout_seconds=TIMEOUT)
     assert caught.value.refused
+    assert why in caught.value.message
 
 
-def test_an_unknown_driver_is_refused() -> None:
-    address = DatabaseAddress("odbc", "127.0.0.1", 5432, "postgres", {"driver": "No Such Driver"})
+def test_an_unregistered_driver_is_refused(psqlodbc_driver: str) -> None:
+    address = DatabaseAddress(
+        "odbc", "127.0.0.1", 5432, "postgres", {"driver": "PostgreSQL No Such Driver"}
+    )
     with pytest.raises(ScriptError) as caught:
         connector.run_script(
             address, Login("user", "a-password"), "SELECT 1", timeout_seconds=TIMEOUT
         )
     assert caught.value.refused
-    assert "Can't open lib 'No Such Driver'" in caught.value.message
+    assert "'PostgreSQL No Such Driver' is not registered on this executor" in caught.value.message
+    assert psqlodbc_driver in caught.value.message
 
 
-def test_connection_string_escapes_and_passes_options_through() -> None:
+def test_connection_string_escapes_and_passes_allowed_options_in_their_spelling() -> None:
     address = DatabaseAddress(
-        "odbc", "db.example", 5433, "plain", {"driver": "PostgreSQL Unicode", "sslmode": "require"}
+        "odbc",
+        "db.example",
+        5433,
+        "plain",
+        {"driver": "PostgreSQL Unicode", "sslmode": "require", "boolsaschar": "0"},
     )
     assert build_odbc_connection_string(address, Login("admin", "a;b}c")) == (
         "DRIVER=PostgreSQL Unicode;SERVER=db.example;PORT=5433;DATABASE=plain;"
-        "UID=admin;PWD={a;b}}c};sslmode=require"
+        "UID=admin;PWD={a;b}}c};BoolsAsChar=0;SSLmode=require"
     )
-    hostile = DatabaseAddress("odbc", "", 0, "we;ird}", {"dsn": "My DSN"})
-    assert build_odbc_connection_string(hostile, None) == "DSN=My DSN;DATABASE={we;ird}}}"
+    hostile = DatabaseAddress("odbc", "", 0, "we;ird}", {"driver": "MariaDB Unicode"})
+    assert build_odbc_connection_string(hostile, None) == (
+        "DRIVER=MariaDB Unicode;DATABASE={we;ird}}}"
+    )
 
 
 @pytest.mark.parametrize(
@@ -228,3 +246,53 @@ def test_connection_string_escapes_and_passes_options_through() -> None:
 def test_classification_falls_back_to_native_codes_and_text(case: tuple[str, str, str]) -> None:
     sqlstate, message, error_class = case
     assert classify_odbc_error(sqlstate, message) == error_class
+
+
+# ------------------------------------------------------------------------------ LOCAL INFILE
+
+
+def test_mariadb_local_infile_is_refused_before_connecting(
+    maria_odbc: DatabaseAddress,
+    maria_login: Login,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # MariaDB Connector/ODBC would read the file on this host and send it to the server
+    # (docs/adr/0006): the script must not reach the driver at all.
+    marker = f"fleetjobs-marker-{uuid.uuid4().hex}"
+    secret = tmp_path / "secret.txt"
+    secret.write_text(marker + "\n")
+    connector.run_script(
+        maria_odbc, maria_login, "CREATE TABLE loot (line TEXT)", timeout_seconds=TIMEOUT
+    )
+    script = f"LOAD DATA LOCAL/**/INFILE '{secret}' INTO TABLE loot; SELECT line FROM loot"
+    with monkeypatch.context() as patched:
+        patched.setattr(odbc, "run_batches", _must_not_connect)
+        with pytest.raises(ScriptError) as caught:
+            connector.run_script(maria_odbc, maria_login, script, timeout_seconds=TIMEOUT)
+    assert caught.value.refused
+    assert caught.value.message == odbc.LOCAL_INFILE_REFUSED
+    outcome = connector.run_script(
+        maria_odbc, maria_login, "SELECT COUNT(*) FROM loot", timeout_seconds=TIMEOUT
+    )
+    assert outcome.first_result_set is not None
+    assert outcome.first_result_set.rows == [(0,)]
+
+
+def test_mariadb_a_mention_of_local_infile_in_a_string_runs(
+    maria_odbc: DatabaseAddress, maria_login: Login
+) -> None:
+    script = "SELECT 'LOAD DATA LOCAL INFILE' AS said /* LOCAL INFILE */"
+    outcome = connector.run_script(maria_odbc, maria_login, script, timeout_seconds=TIMEOUT)
+    assert outcome.first_result_set is not None
+    assert outcome.first_result_set.rows == [("LOAD DATA LOCAL INFILE",)]
+
+
+def test_other_driver_families_are_not_checked_for_local_infile() -> None:
+    odbc.refuse_local_infile("PostgreSQL Unicode", "SELECT 1; LOAD DATA LOCAL INFILE 'x'")
+    with pytest.raises(ScriptError):
+        odbc.refuse_local_infile("MySQL ODBC 8.0 Unicode Driver", "LOAD DATA LOCAL INFILE 'x'")
+
+
+def _must_not_connect(*args: object, **kwargs: object) -> NoReturn:
+    raise AssertionError("the script reached the driver")

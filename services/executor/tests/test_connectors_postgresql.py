@@ -217,10 +217,21 @@ def test_the_timeout_cancels_the_script(pg_address: DatabaseAddress, pg_login: L
     started = time.monotonic()
     with pytest.raises(ScriptError) as caught:
         connector.run_script(pg_address, pg_login, "SELECT pg_sleep(30)", timeout_seconds=0.5)
-    assert caught.value.error_class == "timeout"
+    assert caught.value.error_class == "job_timeout"
     assert "canceling statement" in caught.value.message
     # Only a sanity bound: the cancel must have landed long before pg_sleep's 30 s.
     assert time.monotonic() - started < 20
+
+
+def test_the_servers_own_statement_timeout_is_timeout_not_the_jobs(
+    pg_address: DatabaseAddress, pg_login: Login
+) -> None:
+    script = "SET statement_timeout = 100; SELECT pg_sleep(5)"
+    with pytest.raises(ScriptError) as caught:
+        connector.run_script(pg_address, pg_login, script, timeout_seconds=TIMEOUT)
+    assert caught.value.error_class == "timeout"
+    assert caught.value.sqlstate == "57014"
+    assert "statement timeout" in caught.value.message
 
 
 def test_options_set_application_name_and_sslmode(

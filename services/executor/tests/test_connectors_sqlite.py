@@ -185,7 +185,9 @@ def test_the_timeout_interrupts_the_script(connector: SqliteConnector) -> None:
     )
     with pytest.raises(ScriptError) as caught:
         connector.run_script(at("slow.db"), None, endless, timeout_seconds=0.3)
-    assert caught.value.error_class == "timeout"
+    # The timeout a connector is given is the job's: its own class, not the server's `timeout`.
+    assert caught.value.error_class == "job_timeout"
+    assert caught.value.message.startswith("stopped at the job's timeout")
 
 
 def test_server_version_does_not_create_a_file(connector: SqliteConnector, root: Path) -> None:

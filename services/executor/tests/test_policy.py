@@ -66,3 +66,40 @@ def test_a_retry_that_would_start_past_the_deadline_times_out() -> None:
         deadline=NOW + timedelta(seconds=1),
     )
     assert decision.action is AfterFailure.TIME_OUT
+
+
+def test_the_job_deadline_times_out_whatever_attempts_remain() -> None:
+    # An attempt cut short by fleetjobs' own job deadline: its last attempt or not, the
+    # child ends TIMED_OUT, never FAILED.
+    for attempts, attempt in ((1, 1), (3, 1), (3, 3)):
+        decision = decide_after_failure(
+            EffectivePolicy(maximum_attempts=attempts),
+            attempt=attempt,
+            error_class="job_timeout",
+            refused=False,
+            now=NOW,
+            deadline=NOW,
+        )
+        assert decision.action is AfterFailure.TIME_OUT, (attempts, attempt)
+
+
+def test_a_server_statement_timeout_is_an_ordinary_failure() -> None:
+    policy = EffectivePolicy(maximum_attempts=2)
+    decide = lambda attempt: decide_after_failure(  # noqa: E731
+        policy, attempt=attempt, error_class="timeout", refused=False, now=NOW, deadline=FAR
+    )
+    assert decide(1).action is AfterFailure.RETRY
+    assert decide(2).action is AfterFailure.FAIL
+
+
+def test_internal_errors_are_never_retried_under_any_policy() -> None:
+    for policy in (
+        EffectivePolicy(),
+        EffectivePolicy(maximum_attempts=10, non_retryable_error_classes=()),
+        EffectivePolicy(non_retryable_error_classes=("syntax_error",)),
+    ):
+        decision = decide_after_failure(
+            policy, attempt=1, error_class="internal", refused=False, now=NOW, deadline=FAR
+        )
+        assert decision.action is AfterFailure.FAIL
+        assert decision.retry_at is None

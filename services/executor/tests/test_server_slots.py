@@ -1,6 +1,6 @@
-"""Per-server slots against a real nats-server: the configured TTL reaches the bucket (an
-existing bucket's too), a holder whose slot is lost takes one again so the cap holds, and a
-streak of failed refreshes warns once.
+"""Per-server slots against a real nats-server: the configured TTL reaches a new bucket and
+an existing bucket's TTL is adopted (executors configured otherwise follow it), a holder whose
+slot is lost takes one again so the cap holds, and a streak of failed refreshes warns once.
 
 Holders here are ServerSlots objects with their own holder names, standing in for executor
 replicas; the test plays a third party by writing the bucket's keys directly."""
@@ -114,32 +114,60 @@ def test_the_slot_ttl_reaches_a_new_bucket(nats_server: NatsProcess) -> None:
     asyncio.run(scenario())
 
 
-def test_an_existing_bucket_takes_a_changed_slot_ttl(nats_server: NatsProcess) -> None:
+def test_executors_with_different_slot_ttls_all_follow_the_buckets(
+    nats_server: NatsProcess, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The TTL belongs to the bucket: the first executor creates it with its setting, a later
+    one configured otherwise adopts it (saying so) and refreshes at a third of it, so its
+    slots never expire under it; a bucket recreated after a wipe keeps it."""
+    caplog.set_level(logging.INFO, logger=SLOTS_LOGGER)
+
     async def scenario() -> None:
         async with jetstream(nats_server.url) as (_, js):
             names = Names(f"t{uuid.uuid4().hex[:10]}")
-            # A bucket set up under an older setting, with a slot taken and never refreshed.
-            old = await js.create_key_value(bucket=names.server_slots_bucket, ttl=3600, history=1)
-            stale = f"{server_key(*SERVER)}.0"
-            await old.create(stale, b"executor-gone")
-
-            longer = ServerSlots(js, names, cap=CAP, holder="executor-a", ttl_seconds=7200)
+            first = ServerSlots(js, names, cap=CAP, holder="executor-a", ttl_seconds=TTL)
+            await first.start()
+            longer = ServerSlots(js, names, cap=CAP, holder="executor-b", ttl_seconds=7200)
             await longer.start()
-            # The duplicate window stays at the two minutes a new bucket would get.
-            assert await stream_ttl(js, names) == (7200, 120)
+            shorter = ServerSlots(js, names, cap=CAP, holder="executor-c", ttl_seconds=1)
+            await shorter.start()
 
+            assert await stream_ttl(js, names) == (TTL, TTL)
+            for slots in (first, longer, shorter):
+                assert (slots.ttl_seconds, slots.refresh_seconds) == (TTL, TTL / 3)
+
+            # The executor configured for two hours holds its slot through several of the
+            # bucket's TTLs: it refreshes at the bucket's pace, so the slot is never lost.
+            kv = await js.key_value(names.server_slots_bucket)
+            async with longer.hold(*SERVER):
+                await asyncio.sleep(2 * TTL)
+                assert list((await slot_values(kv)).values()) == [b"executor-b"]
+
+            # A wiped store: the bucket comes back with the TTL every executor follows.
+            await js.delete_key_value(names.server_slots_bucket)
+            await longer.start()
+            assert await stream_ttl(js, names) == (TTL, TTL)
+
+    asyncio.run(scenario())
+
+    adopted = [r for r in caplog.records if r.getMessage().startswith("adopting the server slot")]
+    assert [(r.__dict__["configured_seconds"], r.__dict__["adopted_seconds"]) for r in adopted] == [
+        (7200, TTL),
+        (1, TTL),
+    ]
+    assert all(r.levelno == logging.WARNING for r in adopted)
+    assert not [r for r in caplog.records if r.getMessage().startswith("server slot lost")]
+
+
+def test_a_bucket_without_a_ttl_gets_the_executors(nats_server: NatsProcess) -> None:
+    async def scenario() -> None:
+        async with jetstream(nats_server.url) as (_, js):
+            names = Names(f"t{uuid.uuid4().hex[:10]}")
+            await js.create_key_value(bucket=names.server_slots_bucket, history=1)
             slots = ServerSlots(js, names, cap=CAP, holder="executor-a", ttl_seconds=TTL)
             await slots.start()
             assert await stream_ttl(js, names) == (TTL, TTL)
-
-            # It takes effect: the stale slot is forgotten after the new TTL, not the hour.
-            async def forgotten() -> bool:
-                return stale not in await slot_values(old)
-
-            await eventually(forgotten, "the stale slot expired under the new TTL")
-            # And the bucket still works as slots.
-            async with slots.hold(*SERVER):
-                assert list((await slot_values(old)).values()) == [b"executor-a"]
+            assert slots.ttl_seconds == TTL
 
     asyncio.run(scenario())
 

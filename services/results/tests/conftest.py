@@ -16,7 +16,7 @@ import pymysql
 import pytest
 from sqlalchemy import Engine, create_engine
 
-from fleetjobs.results.destination import build_destination_url
+from fleetjobs.results.destination import build_destination_url, destination_connect_args
 
 POSTGRES_HOST = os.environ.get("FLEETJOBS_TEST_POSTGRES_HOST", "127.0.0.1")
 POSTGRES_PORT = int(os.environ.get("FLEETJOBS_TEST_POSTGRES_PORT", "5432"))
@@ -94,7 +94,9 @@ def _engine(url_engine: str, database: str, sqlite_root: Path) -> Engine:
     url = build_destination_url(
         url_engine, host, port, database, user, password, sqlite_root=sqlite_root
     )
-    return create_engine(url, pool_size=8)
+    return create_engine(
+        url, pool_size=8, connect_args=destination_connect_args(url_engine, password)
+    )
 
 
 @pytest.fixture

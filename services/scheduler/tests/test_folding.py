@@ -39,3 +39,12 @@ def test_an_empty_target_succeeds_saying_so() -> None:
     outcome = fold_children({})
     assert outcome is not None and outcome.lifecycle is Lifecycle.SUCCEEDED
     assert "no databases" in outcome.message
+
+
+def test_the_message_counts_timed_out_and_canceled_children() -> None:
+    timed_out = fold_children({"TIMED_OUT": 5})
+    assert timed_out is not None and timed_out.lifecycle is Lifecycle.TIMED_OUT
+    assert timed_out.message == "0 of 5 databases succeeded, 5 timed out"
+    mixed = fold_children({"SUCCEEDED": 1, "FAILED": 1, "TIMED_OUT": 2, "CANCELED": 1})
+    assert mixed is not None and mixed.lifecycle is Lifecycle.TIMED_OUT
+    assert mixed.message == "1 of 5 databases succeeded, 1 failed, 2 timed out, 1 canceled"

@@ -71,6 +71,12 @@ def _define_common() -> None:
     )
 
 
+def _allow_entry(host: str, port: int) -> str:
+    """The demo server with its port: a bare host would allow the default port only
+    (docs/credentials.md), and a demo URL may name another."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
 def _job(name: str, collection: str, credential: str | None) -> None:
     args = [
         "job",
@@ -213,9 +219,23 @@ def run_demo(suite: Suite) -> int:
                 "--password-env",
                 "FLEETJOBS_DEMO_PASSWORD",
                 "--allow",
-                databases[0][1],
+                _allow_entry(databases[0][1], databases[0][2]),
                 "--request-id",
                 credential,
+            ],
+            env={"FLEETJOBS_DEMO_PASSWORD": password},
+        )
+        # Sealed again on every run: a state dir from an earlier run may hold this credential
+        # with another password, or in a form sealed before its allow-list was.
+        _cli(
+            [
+                "credential",
+                "update",
+                credential,
+                "--password-env",
+                "FLEETJOBS_DEMO_PASSWORD",
+                "--allow",
+                _allow_entry(databases[0][1], databases[0][2]),
             ],
             env={"FLEETJOBS_DEMO_PASSWORD": password},
         )

@@ -8,10 +8,10 @@ from __future__ import annotations
 import argparse
 
 from fleetjobs.cli._client import list_all
+from fleetjobs.cli._common import Subcommands, add_limit, add_noun, add_verb
 from fleetjobs.cli._context import Context
 from fleetjobs.cli._errors import CliError
 from fleetjobs.cli._output import clip, timestamp
-from fleetjobs.cli._parser import Subcommands, add_limit, add_noun, add_verb
 from fleetjobs.v1 import catalog_resources_pb2 as resources
 from fleetjobs.v1 import catalog_service_pb2 as catalog
 

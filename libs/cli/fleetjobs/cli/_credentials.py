@@ -2,8 +2,9 @@
 
 Passwords never come from the command line, where process listings and shell history keep
 them: they are read from stdin (--password-stdin), an environment variable (--password-env)
-or a no-echo prompt, encrypted here into a JWE for the catalog's published key, and sent
-only as `encrypted_password`.
+or a no-echo prompt, sealed here together with the allowed servers into a JWE for the
+catalog's published key (docs/credentials.md), and sent only as `encrypted_password`. Changing
+the allowed servers therefore needs the password again.
 """
 
 from __future__ import annotations
@@ -11,20 +12,25 @@ from __future__ import annotations
 import argparse
 import getpass
 import os
+from collections.abc import Sequence
 from typing import TextIO
 
 from fleetjobs.cli._client import list_all
+from fleetjobs.cli._common import Subcommands, add_limit, add_noun, add_verb
 from fleetjobs.cli._context import Context
 from fleetjobs.cli._errors import CliError, UsageError
 from fleetjobs.cli._output import timestamp
-from fleetjobs.cli._parser import Subcommands, add_limit, add_noun, add_verb
-from fleetjobs.core.crypto import JWE_ALG, encrypt_compact
+from fleetjobs.core.crypto import JWE_ALG, seal_credential
 from fleetjobs.v1 import catalog_resources_pb2 as resources
 from fleetjobs.v1 import catalog_service_pb2 as catalog
 
 _NO_PASSWORD = (
     "no password given: use --password-stdin or --password-env VAR "
     "(a password is never taken from the command line)"
+)
+_RE_ENTER = (
+    "the allowed servers are sealed with the password: re-enter the password to change where "
+    "it may go (--password-stdin or --password-env VAR)"
 )
 
 
@@ -97,8 +103,9 @@ def _allow_flag(parser: argparse.ArgumentParser | argparse._MutuallyExclusiveGro
         metavar="SERVER",
         action="extend",
         nargs="+",
-        help="server names, IPs or globs (*.db.example.com) the credential may be sent to; "
-        "without any it may be sent to no network server",
+        help="server names, IPs or globs (*.db.example.com) the credential may be sent to, on "
+        "the engine's default port; HOST:PORT or HOST:* for other ports; without any it may be "
+        "sent to no network server",
     )
 
 
@@ -129,8 +136,9 @@ def read_password(args: argparse.Namespace, stdin: TextIO, *, prompt: bool) -> s
     return first
 
 
-def encrypt_password(context: Context, password: str) -> str:
-    """A JWE of the password for the key the catalog publishes now."""
+def encrypt_password(context: Context, password: str, allowed_servers: list[str]) -> str:
+    """A JWE sealing the password with ``allowed_servers``, for the key the catalog publishes
+    now."""
     response: catalog.GetEncryptionKeyResponse = context.catalog.GetEncryptionKey(
         catalog.GetEncryptionKeyRequest(), timeout=context.timeout
     )
@@ -140,16 +148,22 @@ def encrypt_password(context: Context, password: str) -> str:
             f"the catalog publishes a {key.algorithm} key; this fleetjobs encrypts with {JWE_ALG}"
         )
     try:
-        return encrypt_compact(password.encode("utf-8"), key.public_key_pem, key.key_id)
+        return seal_credential(password, allowed_servers, key.public_key_pem, key.key_id)
     except ValueError as error:
-        # The message is about the key (never the password): a bad PEM or an empty key id.
+        # The message is about the key or the list's shape (never the password): a bad PEM,
+        # an empty key id, a repeated or 257th server.
         raise CliError(f"cannot encrypt with the catalog's key {key.key_id!r}: {error}") from None
 
 
 def build_update(
-    args: argparse.Namespace, encrypted_password: str | None
+    args: argparse.Namespace,
+    encrypted_password: str | None,
+    sealed_servers: Sequence[str] | None = None,
 ) -> catalog.UpdateCredentialRequest:
-    """The credential with what was given, and an update_mask naming exactly that."""
+    """The credential with what was given, and an update_mask naming exactly that.
+
+    `sealed_servers`: the list a new `encrypted_password` seals. It is always sent with it, so
+    the stored list becomes the sealed one even if someone changed the list in between."""
     credential = resources.Credential(name=args.name)
     paths: list[str] = []
     if args.username is not None:
@@ -158,7 +172,10 @@ def build_update(
     if encrypted_password is not None:
         credential.encrypted_password = encrypted_password
         paths.append("encrypted_password")
-    if args.allow is not None or args.clear_allow:
+    if sealed_servers is not None:
+        credential.allowed_servers.extend(sealed_servers)
+        paths.append("allowed_servers")
+    elif args.allow is not None or args.clear_allow:
         credential.allowed_servers.extend(args.allow or [])
         paths.append("allowed_servers")
     if not paths:
@@ -174,11 +191,12 @@ def build_update(
 def _create(context: Context, args: argparse.Namespace) -> int:
     password = read_password(args, context.stdin, prompt=True)
     assert password is not None  # prompt=True never returns None
+    allowed = _distinct(args.allow or [])
     credential = resources.Credential(
         name=args.name,
         username=args.username,
-        encrypted_password=encrypt_password(context, password),
-        allowed_servers=args.allow or [],
+        encrypted_password=encrypt_password(context, password, allowed),
+        allowed_servers=allowed,
     )
     response: catalog.CreateCredentialResponse = context.catalog.CreateCredential(
         catalog.CreateCredentialRequest(credential=credential, request_id=args.request_id),
@@ -197,16 +215,37 @@ def _create(context: Context, args: argparse.Namespace) -> int:
 
 
 def _update(context: Context, args: argparse.Namespace) -> int:
-    password = read_password(args, context.stdin, prompt=False)
-    encrypted = None if password is None else encrypt_password(context, password)
+    """A new list needs the password (read, or prompted for on a terminal); a new password
+    alone is sealed with the list the catalog holds now."""
+    new_list = args.allow is not None or args.clear_allow
+    given = args.password_stdin or args.password_env
+    if new_list and not given and not context.stdin.isatty():
+        raise UsageError(_RE_ENTER)
+    password = read_password(args, context.stdin, prompt=new_list)
+    encrypted, allowed = None, None
+    if password is not None:
+        allowed = _distinct(args.allow or []) if new_list else _stored_servers(context, args.name)
+        encrypted = encrypt_password(context, password, allowed)
     response: catalog.UpdateCredentialResponse = context.catalog.UpdateCredential(
-        build_update(args, encrypted), timeout=context.timeout
+        build_update(args, encrypted, allowed), timeout=context.timeout
     )
     if context.out.json:
         context.out.emit_json(response)
     else:
         context.out.line(f"updated credential {response.credential.name}")
     return 0
+
+
+def _distinct(servers: Sequence[str]) -> list[str]:
+    # `--allow a b a` means a and b: a sealed list names each server once.
+    return list(dict.fromkeys(servers))
+
+
+def _stored_servers(context: Context, name: str) -> list[str]:
+    response: catalog.GetCredentialResponse = context.catalog.GetCredential(
+        catalog.GetCredentialRequest(name=name), timeout=context.timeout
+    )
+    return list(response.credential.allowed_servers)
 
 
 def _get(context: Context, args: argparse.Namespace) -> int:

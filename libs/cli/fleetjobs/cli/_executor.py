@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 
+from fleetjobs.cli._common import Subcommands, add_verb
 from fleetjobs.cli._context import Context
 from fleetjobs.cli._errors import ExitCode
 from fleetjobs.cli._output import clip, timestamp
-from fleetjobs.cli._parser import Subcommands, add_verb
 from fleetjobs.v1 import executor_service_pb2 as executor_service
 
 

@@ -13,9 +13,9 @@ from alembic.util import CommandError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
+from fleetjobs.cli._common import Subcommands, add_verb
 from fleetjobs.cli._context import Context
 from fleetjobs.cli._errors import CliError
-from fleetjobs.cli._parser import Subcommands, add_verb
 from fleetjobs.core.config import CommonSettings
 from fleetjobs.core.crypto import scrub
 from fleetjobs.core.db import upgrade_to_head

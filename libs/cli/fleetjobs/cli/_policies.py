@@ -10,10 +10,10 @@ import argparse
 from typing import Literal
 
 from fleetjobs.cli._client import list_all
+from fleetjobs.cli._common import Subcommands, add_limit, add_noun, add_verb
 from fleetjobs.cli._context import Context
 from fleetjobs.cli._errors import UsageError
 from fleetjobs.cli._output import timestamp
-from fleetjobs.cli._parser import Subcommands, add_limit, add_noun, add_verb
 from fleetjobs.cli._values import DURATION_HELP, finite_float, format_duration, parse_duration
 from fleetjobs.v1 import catalog_resources_pb2 as resources
 from fleetjobs.v1 import catalog_service_pb2 as catalog
@@ -73,7 +73,7 @@ def _policy_flags(parser: argparse.ArgumentParser) -> None:
         "--backoff",
         type=finite_float,
         metavar="X",
-        help="factor each further delay grows by, at least 1.0",
+        help="factor each further delay grows by, from 1.0 to 1000",
     )
     parser.add_argument(
         "--max-attempts", type=int, metavar="N", help="most attempts per database, at least 1"

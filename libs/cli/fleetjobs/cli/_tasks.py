@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 
 from fleetjobs.cli._client import list_all
+from fleetjobs.cli._common import Subcommands, add_limit, add_noun, add_verb
 from fleetjobs.cli._context import Context
 from fleetjobs.cli._output import clip, lifecycle, timestamp
-from fleetjobs.cli._parser import Subcommands, add_limit, add_noun, add_verb
 from fleetjobs.v1 import execution_service_pb2 as execution_service
 
 

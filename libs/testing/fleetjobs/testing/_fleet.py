@@ -4,7 +4,7 @@ owned by a fresh login with a real password, and SQLite files under the suite's 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -48,13 +48,33 @@ def postgres_login_with_databases(
 
 
 def _mariadb_admin() -> pymysql.connections.Connection:
+    # utf8mb4: a password is hashed from the bytes it arrives in, and fleetjobs logs in with
+    # its UTF-8 bytes.
     return pymysql.connect(
         host=MARIADB_HOST,
         port=MARIADB_PORT,
         user=MARIADB_USER,
         password=MARIADB_PASSWORD,
+        charset="utf8mb4",
         autocommit=True,
     )
+
+
+@contextmanager
+def mariadb_user(username: str, password: str, *, databases: Sequence[str]) -> Iterator[None]:
+    """A MariaDB user (password checked by the server) with all rights on `databases`, which
+    exist; dropped afterwards."""
+    conn = _mariadb_admin()
+    try:
+        with conn.cursor() as cursor:
+            cursor.execute("CREATE USER %s@'%%' IDENTIFIED BY %s", (username, password))
+            for name in databases:
+                cursor.execute(f"GRANT ALL ON `{name}`.* TO %s@'%%'", (username,))
+        yield
+    finally:
+        with conn.cursor() as cursor:
+            cursor.execute("DROP USER IF EXISTS %s@'%%'", (username,))
+        conn.close()
 
 
 @contextmanager
@@ -67,16 +87,14 @@ def mariadb_login_with_databases(
     conn = _mariadb_admin()
     try:
         with conn.cursor() as cursor:
-            cursor.execute("CREATE USER %s@'%%' IDENTIFIED BY %s", (username, password))
             for name in names:
                 cursor.execute(f"CREATE DATABASE `{name}`")
-                cursor.execute(f"GRANT ALL ON `{name}`.* TO %s@'%%'", (username,))
-        yield names
+        with mariadb_user(username, password, databases=names):
+            yield names
     finally:
         with conn.cursor() as cursor:
             for name in names:
                 cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
-            cursor.execute("DROP USER IF EXISTS %s@'%%'", (username,))
         conn.close()
 
 

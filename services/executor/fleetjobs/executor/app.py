@@ -57,8 +57,9 @@ class ExecutorApp:
             names,
             cap=settings.max_per_server,
             holder=self.worker_id,
+            # The TTL of the bucket if this executor creates it; otherwise it adopts the
+            # bucket's and refreshes at a third of that (events/server_slots.py).
             ttl_seconds=settings.slot_ttl,
-            refresh_seconds=settings.slot_refresh_interval,
         )
         # Every attempt-scoped write of this executor goes through one group commit.
         self._writes = GroupCommit(runtime.sessions)

@@ -52,7 +52,7 @@ def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
 
 
 def replica_address(address: str, replica: int) -> str:
-    """Replica n of a service listens on its port + 10×(n−1) (API.md)."""
+    """Replica n of a service listens on its port + 10×(n−1) (docs/design.md, "Configuration")."""
     host, _, port = address.rpartition(":")
     if not host or not port.isdigit():
         raise SettingsError(f"address {address!r} is not host:port")
@@ -70,7 +70,7 @@ class CommonSettings:
     max_per_server: int = 16
     executor_concurrency: int = 32
     replica: int = 1
-    # Delivery and liveness, in seconds (design.md, "Truth and delivery"). The broker
+    # Delivery and liveness, in seconds (docs/design.md, "State and delivery"). The broker
     # redelivers a task whose holder said nothing for `task_ack_wait`; a running attempt says
     # "in progress" every third of it. An executor beats every `heartbeat_interval` and is
     # presumed dead once its beat is older than `worker_stale_after`, which must be shorter
@@ -83,7 +83,8 @@ class CommonSettings:
     reconcile_interval: float = 30.0
     # A per-server slot (docs/adr/0002-per-server-slots.md) is forgotten `slot_ttl` after its
     # holder last refreshed it, so an executor that died gives its connections back after at
-    # most that long; a live holder refreshes every third of it.
+    # most that long; a live holder refreshes every third of it. The TTL is the slot bucket's:
+    # this is its TTL if this executor creates the bucket; otherwise the bucket's is adopted.
     slot_ttl: float = 30.0
 
     def __post_init__(self) -> None:
@@ -104,11 +105,6 @@ class CommonSettings:
     def keep_alive_interval(self) -> float:
         """How often a running attempt tells the broker it is alive."""
         return self.task_ack_wait / 3
-
-    @property
-    def slot_refresh_interval(self) -> float:
-        """How often a held per-server slot is refreshed."""
-        return self.slot_ttl / 3
 
     @property
     def lost_after(self) -> float:

@@ -2,14 +2,17 @@
 
 Database drivers put surprising things in their error messages: the connection string they
 were given (ODBC does), a URL with the password in it (SQLAlchemy does), the statement that
-failed. Every such message goes through ``scrub`` before it leaves the process that connected.
+failed, the repr of an argument. Every such message goes through ``scrub`` before it leaves
+the process that connected. The spellings a secret can take are in ``_forms``.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
-from urllib.parse import quote, quote_plus
+
+from fleetjobs.core.crypto._forms import secret_forms
 
 MASK = "***"
 
@@ -44,21 +47,31 @@ MIN_VERBATIM = 4
 def scrub(text: str, secrets: Iterable[str]) -> str:
     """Return ``text`` with every secret, and every password-looking setting, replaced by ***.
 
-    Each non-empty secret is replaced wherever it occurs, also in the percent-encoded and
-    SQL-quoted forms a driver may echo it in; then ``password=…``/``pwd=…`` values and URL
-    passwords are masked whatever they hold, for secrets the caller did not know about.
+    Each secret of at least MIN_VERBATIM characters is replaced wherever it occurs, in every
+    spelling a driver, a repr or a log line may give it (escaped, quoted, percent-encoded, as
+    bytes: see ``secret_forms``); then ``password=…``/``pwd=…`` values and URL passwords are
+    masked whatever they hold, for secrets the caller did not know about.
     """
-    variants = {
-        form for secret in secrets if len(secret) >= MIN_VERBATIM for form in _forms(secret)
-    }
-    if variants:
-        # Longest first, in one pass: replacing "abc" before "abcdef" would leave "***def".
-        alternatives = sorted(variants, key=len, reverse=True)
-        pattern = re.compile("|".join(re.escape(form) for form in alternatives))
+    pattern = _pattern(tuple(sorted({s for s in secrets if len(s) >= MIN_VERBATIM})))
+    if pattern is not None:
         text = pattern.sub(MASK, text)
     text = _KEY_VALUE_RE.sub(lambda match: match["key"] + MASK, text)
     return _URL_USERINFO_RE.sub(lambda match: match["prefix"] + MASK, text)
 
 
-def _forms(secret: str) -> set[str]:
-    return {secret, quote(secret, safe=""), quote_plus(secret, safe=""), secret.replace("'", "''")}
+def scrub_all(texts: Iterable[str], secrets: Iterable[str]) -> list[str]:
+    """``scrub`` over many texts (a task's messages) with the same secrets."""
+    known = list(secrets)
+    return [scrub(text, known) for text in texts]
+
+
+# A task's messages are scrubbed one by one with the same secrets: the pattern is built once.
+# Small, so few decrypted passwords stay referenced here.
+@functools.lru_cache(maxsize=16)
+def _pattern(secrets: tuple[str, ...]) -> re.Pattern[str] | None:
+    variants = {form for secret in secrets for form in secret_forms(secret)}
+    if not variants:
+        return None
+    # Longest first, in one pass: replacing "abc" before "abcdef" would leave "***def".
+    alternatives = sorted(variants, key=len, reverse=True)
+    return re.compile("|".join(re.escape(form) for form in alternatives))

@@ -1,7 +1,7 @@
 """The control database: engines, the declarative Base, table models and migrations.
 
 All tables live in one Alembic chain because they share one database, but each has one
-writer (design.md, "State"): the module a model lives in names its owner.
+writer (docs/adr/0001-one-writer-per-row.md): the module a model lives in names its owner.
 """
 
 from fleetjobs.core.db._base import Base, utcnow

@@ -8,6 +8,7 @@ from fleetjobs.core.grpc._convert import (
     to_duration,
     to_timestamp,
 )
+from fleetjobs.core.grpc._durations import duration_problem, duration_violations
 from fleetjobs.core.grpc._errors import (
     ApiError,
     already_exists,
@@ -31,6 +32,8 @@ __all__ = [
     "already_exists",
     "decode_page_token",
     "duration_ms",
+    "duration_problem",
+    "duration_violations",
     "encode_page_token",
     "failed_precondition",
     "from_timestamp",

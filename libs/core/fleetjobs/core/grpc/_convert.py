@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from google.protobuf import duration_pb2, json_format, timestamp_pb2
@@ -22,8 +22,10 @@ def from_timestamp(value: timestamp_pb2.Timestamp) -> datetime:
 
 
 def to_duration(milliseconds: int) -> duration_pb2.Duration:
+    # Not through timedelta: a value stored before durations were bounded may exceed its
+    # range, and showing it must not fail.
     duration = duration_pb2.Duration()
-    duration.FromTimedelta(timedelta(milliseconds=milliseconds))
+    duration.FromMilliseconds(milliseconds)
     return duration
 
 

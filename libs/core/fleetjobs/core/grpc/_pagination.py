@@ -1,4 +1,4 @@
-"""Opaque page tokens (API.md: page_size default 100, at most 1000)."""
+"""Opaque page tokens: page_size defaults to 100 and is at most 1000."""
 
 from __future__ import annotations
 
@@ -7,10 +7,19 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from fleetjobs.core.grpc._errors import invalid_argument
+from fleetjobs.core.grpc._errors import ApiError, invalid_argument
 
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
+# Far beyond any list fleetjobs holds, and far below the databases' 64-bit OFFSET: a forged
+# token with a larger offset is refused here instead of failing in the query.
+MAX_OFFSET = 2**40
+MAX_TOKEN_LENGTH = 512  # the tokens issued here are a few dozen characters
+_NOT_OURS = "is not a token this service issued; pass a next_page_token exactly as returned"
+
+
+def _not_ours() -> ApiError:
+    return invalid_argument([("page_token", _NOT_OURS)])
 
 
 def encode_page_token(position: dict[str, Any]) -> str:
@@ -21,13 +30,15 @@ def encode_page_token(position: dict[str, Any]) -> str:
 def decode_page_token(token: str) -> dict[str, Any]:
     if not token:
         return {}
+    if len(token) > MAX_TOKEN_LENGTH:
+        raise _not_ours()
     try:
         padded = token + "=" * (-len(token) % 4)
         value = json.loads(base64.urlsafe_b64decode(padded.encode()))
-    except (ValueError, UnicodeDecodeError):
-        raise invalid_argument([("page_token", "is not a token this service returned")]) from None
+    except (ValueError, UnicodeError, RecursionError):
+        raise _not_ours() from None
     if not isinstance(value, dict):
-        raise invalid_argument([("page_token", "is not a token this service returned")])
+        raise _not_ours()
     return value
 
 
@@ -46,8 +57,9 @@ class PageRequest:
         size = DEFAULT_PAGE_SIZE if page_size == 0 else min(page_size, MAX_PAGE_SIZE)
         position = decode_page_token(page_token)
         offset = position.get("o", 0)
-        if not isinstance(offset, int) or offset < 0:
-            raise invalid_argument([("page_token", "is not a token this service returned")])
+        # bool is an int to Python, not to a token this service wrote.
+        if type(offset) is not int or not 0 <= offset <= MAX_OFFSET:
+            raise _not_ours()
         return cls(size=size, offset=offset)
 
     def next_token(self, returned: int, fetched_one_more: bool) -> str:

@@ -9,6 +9,8 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
+from fleetjobs.core.crypto import live_secrets, scrub
+
 _context: contextvars.ContextVar[dict[str, str]] = contextvars.ContextVar(
     "fleetjobs_log_context",
     default={},  # noqa: B039  (never mutated: bind_context sets a new dict)
@@ -25,6 +27,12 @@ def bind_context(**ids: str) -> Iterator[None]:
         yield
     finally:
         _context.reset(token)
+
+
+def _masked(line: str) -> str:
+    """The whole formatted line, traceback included, without any password this process
+    decrypted, in any spelling, nor any password=… setting or URL password."""
+    return scrub(line, live_secrets.snapshot())
 
 
 class _JsonFormatter(logging.Formatter):
@@ -46,7 +54,7 @@ class _JsonFormatter(logging.Formatter):
                 entry[key] = value
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry, default=str)
+        return _masked(json.dumps(entry, default=str))
 
 
 class _ConsoleFormatter(_JsonFormatter):
@@ -58,7 +66,7 @@ class _ConsoleFormatter(_JsonFormatter):
         line = f"{record.levelname[0]} {self.service} {record.getMessage()} {fields}".rstrip()
         if record.exc_info:
             line += "\n" + self.formatException(record.exc_info)
-        return line
+        return _masked(line)
 
 
 def configure_logging(service: str, *, level: str = "INFO") -> None:

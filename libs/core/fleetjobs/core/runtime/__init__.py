@@ -1,4 +1,4 @@
-"""How every service process starts and stops (conventions.md, "Graceful shutdown")."""
+"""How every service process starts and stops (docs/design.md, "Starting and stopping")."""
 
 from fleetjobs.core.runtime._service import Runtime, Service, run_service, serve_forever
 

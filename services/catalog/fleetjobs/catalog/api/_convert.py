@@ -32,7 +32,8 @@ def _stamp(value: datetime | None) -> timestamp_pb2.Timestamp | None:
 
 
 def credential_to_proto(row: CredentialRow) -> resources.Credential:
-    # password and encrypted_password are input only (API.md): left empty on purpose.
+    # password and encrypted_password are input only (docs/api.md, "Credential"): left empty
+    # on purpose.
     return resources.Credential(
         name=row.name,
         username=row.username,

@@ -17,6 +17,7 @@ from fleetjobs.catalog.domain import (
     CREDENTIAL_MASK_PATHS,
     SealedPassword,
     Violation,
+    allow_list_change_violation,
     allowed_servers_violations,
     credential_violations,
     job_in_use_text,
@@ -61,7 +62,9 @@ class CredentialsApi(ServicerBase):
                 allowed_servers=list(given.allowed_servers),
             )
         )
-        sealed = await self._seal(given.password, given.encrypted_password, "credential")
+        sealed = await self._seal(
+            given.password, given.encrypted_password, list(given.allowed_servers), "credential"
+        )
 
         async def create(session: AsyncSession) -> tuple[str, resources.Credential]:
             credentials = Credentials(session)
@@ -120,7 +123,11 @@ class CredentialsApi(ServicerBase):
     ) -> pb.UpdateCredentialResponse:
         """With a mask, the masked fields are replaced (an empty allowed_servers clears the
         list). Without one, every field given: a username, a password or JWE, a non-empty
-        allowed_servers; clearing the allow-list therefore needs the mask."""
+        allowed_servers; clearing the allow-list therefore needs the mask.
+
+        The allow-list is sealed with the password (docs/credentials.md): a new plain password
+        is sealed with the new list, or with the stored one when the list is not changed; a
+        changed list without a new password or JWE is FAILED_PRECONDITION."""
         given = request.credential
         paths = mask_paths(request.HasField("update_mask"), request.update_mask.paths)
         problems: list[Violation] = [
@@ -147,11 +154,15 @@ class CredentialsApi(ServicerBase):
                 list(given.allowed_servers), "credential.allowed_servers"
             )
         reject(problems)
-        sealed = await self._seal(new_password, new_jwe, "credential") if rotate else None
 
         with parameters_hidden():
             credential = await self._apply_update(
-                given, set_username=set_username, sealed=sealed, set_allowed=set_allowed
+                given,
+                set_username=set_username,
+                new_password=new_password,
+                new_jwe=new_jwe,
+                rotate=rotate,
+                set_allowed=set_allowed,
             )
         return pb.UpdateCredentialResponse(credential=credential)
 
@@ -160,13 +171,24 @@ class CredentialsApi(ServicerBase):
         given: resources.Credential,
         *,
         set_username: bool,
-        sealed: SealedPassword | None,
+        new_password: str,
+        new_jwe: str,
+        rotate: bool,
         set_allowed: bool,
     ) -> resources.Credential:
+        """In one transaction: load the row, refuse an allow-list change without a password,
+        seal the password with the list it will be stored with, write."""
         async with self._sessions.begin() as session:
             row = await Credentials(session).get(given.name)
             if row is None:
                 raise not_found("credential", given.name)
+            allowed = list(given.allowed_servers) if set_allowed else list(row.allowed_servers)
+            why = allow_list_change_violation(row.allowed_servers, allowed, rotate=rotate)
+            if why is not None:
+                raise failed_precondition(why, reason="ALLOWED_SERVERS_SEALED")
+            sealed = (
+                await self._seal(new_password, new_jwe, allowed, "credential") if rotate else None
+            )
             if set_username:
                 row.username = given.username
             if sealed is not None:
@@ -198,9 +220,15 @@ class CredentialsApi(ServicerBase):
                 )
         return pb.DeleteCredentialResponse()
 
-    async def _seal(self, password: str, encrypted_password: str, prefix: str) -> SealedPassword:
+    async def _seal(
+        self, password: str, encrypted_password: str, allowed_servers: list[str], prefix: str
+    ) -> SealedPassword:
         sealed = seal(
-            password, encrypted_password, await self._keys.ring(), f"{prefix}.encrypted_password"
+            password,
+            encrypted_password,
+            allowed_servers,
+            await self._keys.ring(),
+            f"{prefix}.encrypted_password",
         )
         if isinstance(sealed, tuple):
             raise invalid_argument([sealed])

@@ -23,14 +23,30 @@ from fleetjobs.catalog.domain import (
 )
 from fleetjobs.core.db import utcnow
 from fleetjobs.core.db.models import ExecutionPolicyRow
-from fleetjobs.core.grpc import already_exists, failed_precondition, not_found
+from fleetjobs.core.grpc import (
+    already_exists,
+    duration_violations,
+    failed_precondition,
+    not_found,
+)
 from fleetjobs.v1 import catalog_resources_pb2 as resources
 from fleetjobs.v1 import catalog_service_pb2 as pb
 
+POLICY_DURATIONS = ("job_timeout", "initial_retry_interval", "maximum_retry_interval")
 _DEFAULT_READ_ONLY = (
     "the built-in execution policy 'default' cannot be changed or deleted; create a policy of "
     "your own (unset fields inherit default's values)"
 )
+
+
+def _violations(
+    given: resources.ExecutionPolicy, domain: list[tuple[str, str]]
+) -> list[tuple[str, str]]:
+    """The given Durations' own problems (range, nanos), then the domain's about other
+    fields: one violation per field."""
+    problems = duration_violations(given, POLICY_DURATIONS, prefix="execution_policy")
+    named = {field for field, _ in problems}
+    return problems + [(field, why) for field, why in domain if field not in named]
 
 
 def _default_proto() -> resources.ExecutionPolicy:
@@ -47,7 +63,7 @@ class PoliciesApi(ServicerBase):
     ) -> pb.CreateExecutionPolicyResponse:
         given = request.execution_policy
         values = policy_values(given)
-        reject(policy_violations(given.name, values))
+        reject(_violations(given, policy_violations(given.name, values)))
 
         async def create(session: AsyncSession) -> tuple[str, resources.ExecutionPolicy]:
             policies = ExecutionPolicies(session)
@@ -112,6 +128,7 @@ class PoliciesApi(ServicerBase):
             raise failed_precondition(_DEFAULT_READ_ONLY, reason="BUILTIN_POLICY")
         paths = mask_paths(request.HasField("update_mask"), request.update_mask.paths)
         reject(mask_violations(paths or (), POLICY_MASK_PATHS))
+        reject(_violations(given, []))
         async with self._sessions.begin() as session:
             row = await ExecutionPolicies(session).get(given.name)
             if row is None:

@@ -15,6 +15,7 @@ from fleetjobs.catalog.domain._contents import (
 from fleetjobs.catalog.domain._credentials import (
     CREDENTIAL_MASK_PATHS,
     SealedPassword,
+    allow_list_change_violation,
     allowed_servers_violations,
     credential_violations,
     password_choice_violations,
@@ -70,6 +71,7 @@ __all__ = [
     "ResultDestinationSpec",
     "SealedPassword",
     "Violation",
+    "allow_list_change_violation",
     "allowed_servers_violations",
     "collection_identity_key",
     "collection_violations",

@@ -1,7 +1,9 @@
 """Credential rules: who may be named, how the password arrives, where it may be sent.
 
-The catalog holds only public keys: a plaintext password is sealed into a JWE here and the
-plaintext dropped; a client-made JWE is checked by its header alone.
+The catalog holds only public keys: a plaintext password is sealed here, together with the
+allow-list it may be sent to, into a JWE and the plaintext dropped; a client-made JWE is checked
+by its header alone, and the services that decrypt it refuse it unless the allow-list stored
+beside it is the one sealed inside (docs/credentials.md).
 """
 
 from __future__ import annotations
@@ -13,9 +15,10 @@ from fleetjobs.catalog.domain._common import Violation, name_violations, text_vi
 from fleetjobs.core.crypto import (
     CryptoError,
     PublicKeyRing,
-    encrypt_compact,
+    allowed_servers_problems,
     inspect_header,
-    validate_allowed_server_entry,
+    same_servers,
+    seal_credential,
 )
 
 USERNAME_MAX = 256
@@ -40,12 +43,25 @@ def username_violations(username: str, field: str) -> list[Violation]:
 
 
 def allowed_servers_violations(entries: Sequence[str], field: str) -> list[Violation]:
-    problems: list[Violation] = []
-    for index, entry in enumerate(entries):
-        why = validate_allowed_server_entry(entry)
-        if why is not None:
-            problems.append((f"{field}[{index}]", why))
-    return problems
+    """Each bad entry as ``field[i]``; a list that is too long as ``field`` itself."""
+    return [
+        (field if index is None else f"{field}[{index}]", why)
+        for index, why in allowed_servers_problems(entries)
+    ]
+
+
+def allow_list_change_violation(
+    stored: Sequence[str], given: Sequence[str], *, rotate: bool
+) -> str | None:
+    """Why an update may not set ``given`` as the allow-list, or None. The list is sealed with
+    the password, so changing it needs the password again; giving the same entries is no
+    change."""
+    if rotate or same_servers(given, stored):
+        return None
+    return (
+        "allowed_servers is sealed with the password: re-enter the password to change where it "
+        "may go (give password or encrypted_password with the new allowed_servers)"
+    )
 
 
 def password_choice_violations(
@@ -79,9 +95,12 @@ def credential_violations(
     ]
 
 
-def seal_password(plaintext: str, keys: PublicKeyRing) -> SealedPassword:
+def seal_password(
+    plaintext: str, allowed_servers: Sequence[str], keys: PublicKeyRing
+) -> SealedPassword:
+    """The password and the allow-list it may be sent to, sealed for the current key."""
     current = keys.current
-    token = encrypt_compact(plaintext.encode("utf-8"), current.pem, current.key_id)
+    token = seal_credential(plaintext, allowed_servers, current.pem, current.key_id)
     return SealedPassword(jwe=token, key_id=current.key_id)
 
 
@@ -97,11 +116,16 @@ def accept_client_jwe(token: str, keys: PublicKeyRing) -> SealedPassword | str:
 
 
 def seal(
-    password: str, encrypted_password: str, keys: PublicKeyRing, field: str
+    password: str,
+    encrypted_password: str,
+    allowed_servers: Sequence[str],
+    keys: PublicKeyRing,
+    field: str,
 ) -> SealedPassword | Violation:
-    """Seal a plaintext or accept a JWE; exactly one is non-empty (checked before)."""
+    """Seal a plaintext with ``allowed_servers``, or accept a JWE (which the client sealed with
+    its own list; the catalog cannot look inside); exactly one is non-empty (checked before)."""
     if password:
-        return seal_password(password, keys)
+        return seal_password(password, allowed_servers, keys)
     accepted = accept_client_jwe(encrypted_password, keys)
     if isinstance(accepted, str):
         return (field, accepted)

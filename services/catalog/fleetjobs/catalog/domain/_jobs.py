@@ -9,19 +9,20 @@ from dataclasses import dataclass, replace
 from fleetjobs.catalog.domain._common import (
     Violation,
     name_violations,
-    text_violations,
     uuid_violations,
 )
 from fleetjobs.catalog.domain._targets import (
-    SERVER_NAME_MAX,
     database_name_violations,
     engine_violations,
     port_violations,
+    server_name_violations,
 )
 
 DESTINATION_ENGINES = ("postgresql", "mysql", "sqlite")
 # Conservative on purpose: a name that passes is a plain identifier in every destination engine
-# (PostgreSQL truncates at 63 bytes), so quoting it can never change its meaning.
+# (PostgreSQL truncates at 63 bytes), so quoting it can never change its meaning. ASCII only, so
+# 63 characters are 63 bytes, and no control or invisible character can pass. [A-Za-z] is
+# ASCII-only in a str pattern; fullmatch allows no trailing newline, unlike `$`.
 IDENTIFIER_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 JOB_MASK_PATHS = frozenset(
     {
@@ -72,15 +73,16 @@ def identifier_violations(value: str, field: str, *, required: bool) -> list[Vio
                 "must be 1-63 characters of letters, digits and '_', not starting with a digit",
             )
         ]
+    if value.lower().startswith("sqlite_"):
+        # The results service refuses these on every engine: SQLite reserves the prefix.
+        return [(field, "must not start with 'sqlite_', which SQLite reserves")]
     return []
 
 
 def destination_violations(spec: ResultDestinationSpec, prefix: str) -> list[Violation]:
     problems = engine_violations(spec.engine, f"{prefix}.engine", DESTINATION_ENGINES)
     if spec.engine != "sqlite":
-        problems += text_violations(
-            spec.server_name, f"{prefix}.server_name", max_length=SERVER_NAME_MAX, required=True
-        )
+        problems += server_name_violations(spec.server_name, f"{prefix}.server_name")
         if not spec.credential_name:
             problems.append(
                 (f"{prefix}.credential_name", "is required unless the engine is sqlite")

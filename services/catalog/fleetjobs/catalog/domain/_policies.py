@@ -13,10 +13,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 from fleetjobs.catalog.domain._common import Violation, name_violations
+from fleetjobs.core.durations import MAX_DURATION_MS, MAX_DURATION_TEXT
 
 DEFAULT_POLICY_NAME = "default"
 WEEK_MS = 7 * 24 * 3600 * 1000
 INT32_MAX = 2_147_483_647
+# Past this, the second retry already waits the maximum interval: a larger factor says nothing
+# more and only invites float overflow.
+MAX_BACKOFF_COEFFICIENT = 1000.0
 ERROR_CLASS_RE = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
 POLICY_MASK_PATHS = frozenset(
     {
@@ -120,10 +124,18 @@ def policy_violations(
         value = getattr(values, attribute)
         if value is not None and value <= 0:
             problems.append((f"{prefix}.{path}", "must be positive (at least 1 ms)"))
+        elif value is not None and value > MAX_DURATION_MS:
+            # Also what an update finds in a row stored before durations were bounded.
+            problems.append((f"{prefix}.{path}", f"must be at most {MAX_DURATION_TEXT}"))
     coefficient = values.retry_interval_backoff_coefficient
-    if coefficient is not None and not (math.isfinite(coefficient) and coefficient >= 1.0):
+    if coefficient is not None and not (
+        math.isfinite(coefficient) and 1.0 <= coefficient <= MAX_BACKOFF_COEFFICIENT
+    ):
         problems.append(
-            (f"{prefix}.retry_interval_backoff_coefficient", "must be a number of at least 1.0")
+            (
+                f"{prefix}.retry_interval_backoff_coefficient",
+                f"must be a number from 1.0 to {MAX_BACKOFF_COEFFICIENT:g}",
+            )
         )
     if values.maximum_attempts is not None and values.maximum_attempts < 1:
         problems.append((f"{prefix}.maximum_attempts", "must be at least 1"))

@@ -10,17 +10,13 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath, PureWindowsPath
 
 from fleetjobs.catalog.domain._common import Violation, name_violations, text_violations
+from fleetjobs.core.crypto import server_name_problem
+from fleetjobs.core.targets import OPTION_KEY_RE, option_problems
 
 ENGINES = ("postgresql", "mysql", "sqlite", "mssql", "odbc")
 DEFAULT_PORTS = {"postgresql": 5432, "mysql": 3306, "mssql": 1433}
 SERVER_NAME_MAX = 255
 DATABASE_NAME_MAX = 1024
-OPTION_KEY_RE = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,63}")
-OPTION_VALUE_MAX = 1024
-# Options carry connection settings, never a password (API.md): a key that names one, or a
-# value that smuggles one into an ODBC connection string, is refused.
-_SECRET_KEY_RE = re.compile(r"password|passwd|pwd", re.IGNORECASE)
-_SECRET_VALUE_RE = re.compile(r"(?:^|;)\s*(?:password|passwd|pwd)\s*=", re.IGNORECASE)
 
 KIND_DATABASE = "database"
 KIND_COLLECTION = "custom_collection"
@@ -109,37 +105,34 @@ def sqlite_path_violations(path: str, field: str) -> list[Violation]:
 
 
 def options_violations(engine: str, options: Mapping[str, str], field: str) -> list[Violation]:
-    problems: list[Violation] = []
-    for key in sorted(options):
-        value = options[key]
-        if OPTION_KEY_RE.fullmatch(key) is None:
-            problems.append(
-                (
-                    field,
-                    "option keys must be 1-64 letters, digits, '_', '.' or '-', starting "
-                    "with a letter",
-                )
-            )
-            continue
-        key_field = f"{field}[{key}]"
-        if _SECRET_KEY_RE.search(key) or _SECRET_VALUE_RE.search(value):
-            problems.append((key_field, "options never carry a password: put it in a credential"))
-        elif len(value) > OPTION_VALUE_MAX or "\x00" in value:
-            problems.append((key_field, f"must be at most {OPTION_VALUE_MAX} characters, no NUL"))
-    if engine == "odbc" and not (options.get("driver") or options.get("dsn")):
-        problems.append((field, "an odbc target needs options['driver'] or options['dsn']"))
-    return problems
+    """The allow-list of connection options (docs/adr/0006), as field violations: one per
+    option at `field[key]`, or at `field` for the options as a whole (too many, no driver)
+    and for a key that is no option name (it would not read well inside a field path)."""
+    return [
+        (
+            f"{field}[{problem.key}]"
+            if problem.key is not None and OPTION_KEY_RE.fullmatch(problem.key)
+            else field,
+            problem.message,
+        )
+        for problem in option_problems(engine, options)
+    ]
+
+
+def server_name_violations(server_name: str, field: str) -> list[Violation]:
+    """One host name or IP literal, as the allow-list reads it: a name that means more to a
+    driver (``a,b`` is two hosts to libpq) could take the password past the allow-list."""
+    problems = text_violations(server_name, field, max_length=SERVER_NAME_MAX, required=True)
+    if problems:
+        return problems
+    why = server_name_problem(server_name)
+    return [] if why is None else [(field, why)]
 
 
 def database_target_violations(spec: DatabaseTargetSpec, prefix: str) -> list[Violation]:
     problems = engine_violations(spec.engine, f"{prefix}.engine")
     if spec.engine != "sqlite":
-        problems += text_violations(
-            spec.server_name,
-            f"{prefix}.server_name",
-            max_length=SERVER_NAME_MAX,
-            required=True,
-        )
+        problems += server_name_violations(spec.server_name, f"{prefix}.server_name")
     problems += port_violations(spec.port, f"{prefix}.port")
     problems += database_name_violations(spec.engine, spec.database_name, f"{prefix}.database_name")
     problems += options_violations(spec.engine, spec.options, f"{prefix}.options")

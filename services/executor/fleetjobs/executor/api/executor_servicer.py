@@ -96,6 +96,7 @@ class ExecutorServicer(pb_grpc.ExecutorServiceServicer):
                     self._credentials,
                     request.credential_name,
                     server_name=database.server_name,
+                    port=address.port,
                     engine=database.engine,
                 )
                 secrets.append(login.password)

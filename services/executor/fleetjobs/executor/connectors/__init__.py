@@ -20,6 +20,14 @@ from fleetjobs.executor.connectors._base import (
     ScriptError,
     ScriptOutcome,
 )
+from fleetjobs.executor.connectors._messages import (
+    MAX_ERROR_BYTES,
+    MAX_MESSAGE_BYTES,
+    MAX_MESSAGES,
+    MAX_ONE_MESSAGE_BYTES,
+    MessageCollector,
+    bounded_text,
+)
 from fleetjobs.executor.connectors._sessions import (
     EndsOrphanedSessions,
     attempt_session,
@@ -37,6 +45,10 @@ from fleetjobs.executor.connectors.postgresql import (
 from fleetjobs.executor.connectors.sqlite import SqliteConnector
 
 __all__ = [
+    "MAX_ERROR_BYTES",
+    "MAX_MESSAGES",
+    "MAX_MESSAGE_BYTES",
+    "MAX_ONE_MESSAGE_BYTES",
     "STOPPED",
     "TIMED_OUT",
     "Availability",
@@ -46,6 +58,7 @@ __all__ = [
     "DatabaseAddress",
     "EndsOrphanedSessions",
     "Login",
+    "MessageCollector",
     "MssqlConnector",
     "MysqlConnector",
     "OdbcConnector",
@@ -57,6 +70,7 @@ __all__ = [
     "StopSignal",
     "attempt_session",
     "attempt_stop",
+    "bounded_text",
     "build_connectors",
     "report_session",
 ]

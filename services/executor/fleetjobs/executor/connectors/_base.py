@@ -59,8 +59,10 @@ class ScriptError(Exception):
     """The script or the connection failed. `message` is the database's own message (never a
     password); `error_class` is a stable, engine-independent class such as `syntax_error`,
     `undefined_object`, `permission_denied`, `division_by_zero`, `connection_error`,
-    `invalid_database`, `timeout` or `other`. `refused` marks fleetjobs' own refusals
-    (SQLite path outside the root, no driver): retrying them cannot help."""
+    `invalid_database`, `timeout` (a statement timeout the server itself set), `job_timeout`
+    (fleetjobs' own job deadline cut the script short) or `other`; README lists them all.
+    `refused` marks fleetjobs' own refusals (SQLite path outside the root, no driver):
+    retrying them cannot help."""
 
     def __init__(
         self,

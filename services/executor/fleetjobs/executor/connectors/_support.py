@@ -21,7 +21,7 @@ from typing import Any
 
 from fleetjobs.core.sql import CanonicalType
 from fleetjobs.executor.connectors._base import Column, ResultSet, ScriptError
-from fleetjobs.executor.connectors._stopping import TIMED_OUT, attempt_stop
+from fleetjobs.executor.connectors._stopping import TIMED_OUT, attempt_stop, job_timeout_error
 
 DEFAULT_CONNECT_TIMEOUT_SECONDS = 15
 
@@ -95,11 +95,12 @@ class Deadline:
         return self._expired.is_set()
 
     def error(self, detail: str = "", messages: Sequence[str] = ()) -> ScriptError:
-        if self._stopped is not None:
+        # The timer is the job's deadline, as is a TIMED_OUT stop: both are `job_timeout`
+        # (connectors/_stopping.py), never the server's own statement timeout.
+        if self._stopped is not None and self._stopped != TIMED_OUT:
             text = f"the script was cancelled: the execution {self._stopped}"
-            error_class = "timeout" if self._stopped == TIMED_OUT else "canceled"
-            return ScriptError(text, error_class=error_class, messages=messages)
-        return timeout_error(self._seconds, detail, messages)
+            return ScriptError(text, error_class="canceled", messages=messages)
+        return job_timeout_error(self._signal, self._seconds, detail, messages)
 
     def _fire(self) -> None:
         if self._expired.is_set():
@@ -135,13 +136,6 @@ class Deadline:
         self._timer.cancel()
         if self._signal is not None:
             self._signal.unregister(self._stop)
-
-
-def timeout_error(seconds: float, detail: str = "", messages: Sequence[str] = ()) -> ScriptError:
-    text = f"the script did not finish within its {seconds:g} s timeout"
-    if detail:
-        text = f"{text}: {detail}"
-    return ScriptError(text, error_class="timeout", messages=messages)
 
 
 # --------------------------------------------------------------------------------------------

@@ -12,12 +12,18 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from fleetjobs.core.sql import split_go_batches
+from fleetjobs.core.targets import odbc_family
 from fleetjobs.executor.connectors._base import (
     Availability,
     DatabaseAddress,
     Login,
     ScriptError,
     ScriptOutcome,
+)
+from fleetjobs.executor.connectors._options import (
+    checked_options,
+    require_files,
+    require_registered_driver,
 )
 from fleetjobs.executor.connectors._support import (
     connect_timeout,
@@ -39,19 +45,9 @@ DEFAULT_PORT = 1433
 APPLICATION_NAME = "fleetjobs"
 # In order of preference.
 SQLSERVER_DRIVERS = ("ODBC Driver 18 for SQL Server", "ODBC Driver 17 for SQL Server", "FreeTDS")
+# Any registered name of Microsoft's drivers or FreeTDS gets their options.
+SQLSERVER_FAMILY = odbc_family(SQLSERVER_DRIVERS[0])
 
-_ALLOWED_OPTIONS = frozenset(
-    {
-        "driver",
-        "encrypt",
-        "trust_server_certificate",
-        "host_name_in_certificate",
-        "application_intent",
-        "tds_version",
-        "connect_timeout",
-    }
-)
-_PASSWORD_OPTIONS = frozenset({"pwd", "password"})
 _ENCRYPT_VALUES = ("yes", "no", "strict", "mandatory", "optional")
 # FreeTDS spells encryption differently: it has no TDS 8 "strict" and no certificate switch.
 _FREETDS_ENCRYPTION = {
@@ -171,25 +167,24 @@ class MssqlConnector:
         if pyodbc is None:
             raise refuse(problem)
         installed = list(pyodbc.drivers())
-        driver = address.options.get("driver") or choose_sqlserver_driver(installed)
+        driver = _checked_options(address.options).get("driver") or choose_sqlserver_driver(
+            installed
+        )
         if driver is None:
             raise refuse(
                 "no SQL Server ODBC driver is installed on this executor "
                 f"(looked for {', '.join(SQLSERVER_DRIVERS)})"
             )
-        if driver not in installed:
-            raise refuse(f"ODBC driver {driver!r} is not installed on this executor")
-        return pyodbc, build_mssql_connection_string(address, login, driver=driver)
+        connection_string = build_mssql_connection_string(address, login, driver=driver)
+        if odbc_family(driver) is not SQLSERVER_FAMILY:
+            raise refuse(f"ODBC driver {driver!r} is not a SQL Server driver")
+        require_registered_driver(driver, installed)
+        return pyodbc, connection_string
 
 
 def _checked_options(options: Mapping[str, str]) -> dict[str, str]:
-    checked: dict[str, str] = {}
-    for key, value in options.items():
-        lowered = key.lower()
-        if lowered in _PASSWORD_OPTIONS:
-            raise refuse(f"option {key} is not accepted: passwords come from the login only")
-        if lowered not in _ALLOWED_OPTIONS:
-            allowed = ", ".join(sorted(_ALLOWED_OPTIONS))
-            raise refuse(f"option {key} is not a SQL Server option (allowed: {allowed})")
-        checked[lowered] = value
-    return checked
+    """The options under their lower-case names, once the allow-list (docs/adr/0006) and the
+    files they name are checked. Raises ScriptError(refused)."""
+    allowed = checked_options("mssql", options)
+    require_files(allowed, options)
+    return {key.lower(): value for key, value in options.items()}

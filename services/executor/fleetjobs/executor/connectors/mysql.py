@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import ssl
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -28,6 +28,8 @@ from fleetjobs.executor.connectors._base import (
     ScriptError,
     ScriptOutcome,
 )
+from fleetjobs.executor.connectors._messages import MessageCollector
+from fleetjobs.executor.connectors._options import checked_options, require_files
 from fleetjobs.executor.connectors._sessions import report_session
 from fleetjobs.executor.connectors._support import (
     Deadline,
@@ -90,10 +92,6 @@ _FIXED_TYPES: dict[int, CanonicalType] = {
 }
 
 _SSL_MODES = ("disabled", "preferred", "required", "verify_ca", "verify_identity")
-_ALLOWED_OPTIONS = frozenset(
-    {"connect_timeout", "ssl_mode", "ssl", "ssl_ca", "ssl_cert", "ssl_key", "charset"}
-)
-_PASSWORD_OPTIONS = frozenset({"password", "passwd", "pwd", "ssl_key_password"})
 
 
 def mysql_type_to_canonical(type_code: int, charsetnr: int | None = None) -> CanonicalType:
@@ -137,7 +135,7 @@ class MysqlConnector:
             try:
                 with deadline, connection.cursor() as cursor:
                     first = _run(cursor, script)
-                    messages = _warnings(cursor)
+                    messages = _warnings(cursor, secrets)
             except pymysql.Error as error:
                 if deadline.expired:
                     raise deadline.error(_message(error, secrets)) from None
@@ -207,14 +205,15 @@ class MysqlConnector:
 def connection_parameters(address: DatabaseAddress, login: Login | None) -> dict[str, Any]:
     """PyMySQL's connect() arguments for a target. Raises ScriptError(refused)."""
     options = address.options
-    _check_options(options)
+    # The allow-list (docs/adr/0006): no unix_socket, host, read_default_file or password.
+    require_files(checked_options("mysql", options), options)
     params: dict[str, Any] = {
         "host": address.server_name or "localhost",
         "port": address.port or DEFAULT_PORT,
         "database": address.database_name or None,
         "client_flag": CLIENT.MULTI_STATEMENTS,
         "autocommit": True,
-        "charset": options.get("charset") or "utf8mb4",
+        "charset": _charset(options),
         "connect_timeout": connect_timeout(options),
         "program_name": PROGRAM_NAME,
         # LOAD DATA LOCAL INFILE would let a script read the executor's own files.
@@ -229,17 +228,20 @@ def connection_parameters(address: DatabaseAddress, login: Login | None) -> dict
     return params
 
 
-def _check_options(options: Mapping[str, str]) -> None:
-    for key in options:
-        if key.lower() in _PASSWORD_OPTIONS:
-            raise refuse(f"option {key} is not accepted: passwords come from the login only")
-        if key not in _ALLOWED_OPTIONS:
-            allowed = ", ".join(sorted(_ALLOWED_OPTIONS))
-            raise refuse(f"option {key} is not a MySQL connection option (allowed: {allowed})")
+def _charset(options: Mapping[str, str]) -> str:
+    name = options.get("charset") or "utf8mb4"
+    # PyMySQL fails on an unknown name with an AttributeError deep inside connect().
+    if pymysql.charset.charset_by_name(name) is None:
+        raise refuse(f"option charset: {name!r} is not a character set PyMySQL knows")
+    return name
 
 
 def _tls_parameters(options: Mapping[str, str]) -> dict[str, Any]:
-    """The MySQL client's --ssl-mode, onto PyMySQL. `ssl` is accepted as another name."""
+    """The MySQL client's --ssl-mode, onto PyMySQL. `ssl` is accepted as another name.
+
+    Raises ScriptError(refused) naming the option whose file is not a usable CA bundle,
+    certificate or key: no retry can mend it.
+    """
     mode = (options.get("ssl_mode") or options.get("ssl") or "preferred").strip().lower()
     if mode not in _SSL_MODES:
         raise refuse(f"option ssl_mode must be one of {', '.join(_SSL_MODES)}, not {mode!r}")
@@ -251,24 +253,63 @@ def _tls_parameters(options: Mapping[str, str]) -> dict[str, Any]:
             raise refuse("ssl_ca, ssl_cert and ssl_key need ssl_mode required or verify_*")
         # PyMySQL's own default: TLS when the server offers it, unverified.
         return {}
-    context = ssl.create_default_context(cafile=ca or None)
+    try:
+        context = ssl.create_default_context(cafile=ca or None)
+    except (OSError, ssl.SSLError) as error:
+        raise refuse(f"option ssl_ca: {ca} is not a usable CA file: {_reason(error)}") from None
     if mode == "required":
         context.check_hostname = False
         context.verify_mode = ssl.CERT_REQUIRED if ca else ssl.CERT_NONE
     elif mode == "verify_ca":
         context.check_hostname = False
     if cert:
-        context.load_cert_chain(cert, keyfile=key or None)
+        try:
+            context.load_cert_chain(cert, keyfile=key or None, password=_no_pass_phrase)
+        except (OSError, ssl.SSLError) as error:
+            raise refuse(
+                f"options ssl_cert / ssl_key: {cert} and {key or 'its key'} are not a usable "
+                f"certificate and key: {_reason(error)}"
+            ) from None
     return {"ssl": context}
+
+
+def _no_pass_phrase() -> bytes:
+    # Without it OpenSSL would prompt on the terminal for an encrypted key's pass phrase.
+    return b""
+
+
+def _reason(error: OSError | ssl.SSLError) -> str:
+    # An encrypted key makes OpenSSL ask for a pass phrase it does not have; never the key.
+    return str(getattr(error, "reason", None) or error.strerror or type(error).__name__)
 
 
 def _connect(params: Mapping[str, Any], secrets: list[str]) -> pymysql.connections.Connection:
     try:
-        return pymysql.connect(**params)
+        return pymysql.connect(**_driver_arguments(params))
     except pymysql.Error as error:
         raise _script_error(error, secrets) from None
     except (OSError, ssl.SSLError) as error:
         raise ScriptError(scrub(str(error), secrets), error_class="connection_error") from None
+
+
+def _driver_arguments(params: Mapping[str, Any]) -> dict[str, Any]:
+    """`params` with the password as UTF-8 bytes. Raises ScriptError(refused).
+
+    PyMySQL encodes a str password as Latin-1, which fails on `€` (and the failure's repr
+    carries the password). The server hashes the bytes of the password as it was given in
+    CREATE USER / SET PASSWORD, which are UTF-8 over a utf8mb4 connection and from the mysql
+    client on a UTF-8 terminal; so the bytes sent are UTF-8 too.
+    """
+    arguments = dict(params)
+    password = arguments.get("password")
+    if isinstance(password, str):
+        try:
+            arguments["password"] = password.encode("utf-8")
+        except UnicodeEncodeError:
+            # Only lone surrogates fail, which no server can have been given. No position or
+            # character in the message: both would tell something about the password.
+            raise refuse("the password cannot be sent: it is not valid Unicode text") from None
+    return arguments
 
 
 def _run(cursor: pymysql.cursors.Cursor, script: str) -> ResultSet | None:
@@ -303,14 +344,16 @@ def _result_set(cursor: pymysql.cursors.Cursor) -> ResultSet:
     return build_result_set(names, types, cursor.fetchall())
 
 
-def _warnings(cursor: pymysql.cursors.Cursor) -> list[str]:
+def _warnings(cursor: pymysql.cursors.Cursor, secrets: Sequence[str]) -> list[str]:
     """The warnings and notes left by the script's last statement that had any.
 
     MySQL keeps only one statement's diagnostics, and with several statements in one query
     there is no moment in between to ask; this is the cheap, partial answer.
     """
     cursor.execute(f"SHOW WARNINGS LIMIT {MAX_WARNINGS}")
-    return [f"{level} {code}: {text}" for level, code, text in cursor.fetchall()]
+    warnings = MessageCollector(secrets=secrets)
+    warnings.extend(f"{level} {code}: {text}" for level, code, text in cursor.fetchall())
+    return warnings.messages()
 
 
 def _kill(params: Mapping[str, Any], thread_id: int) -> None:
@@ -329,7 +372,7 @@ def _side_connection(params: Mapping[str, Any]) -> Iterator[pymysql.cursors.Curs
     side_params["database"] = None
     side_params["connect_timeout"] = 5
     side_params["read_timeout"] = 5
-    side = pymysql.connect(**side_params)
+    side = pymysql.connect(**_driver_arguments(side_params))
     try:
         with side.cursor() as cursor:
             yield cursor

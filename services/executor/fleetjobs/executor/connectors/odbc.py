@@ -1,9 +1,11 @@
 """Any database with an ODBC driver, through pyodbc.
 
-The target's options name the driver (`driver`, as in odbcinst.ini) or a data source
-(`dsn`); SERVER, PORT, DATABASE, UID and PWD come from the address and the login, and any
-other option is passed to the driver as written (e.g. MariaDB Connector/ODBC's
-`OPTION=67108864`, which it needs before it accepts several statements in one call).
+The target's options name the driver (`driver`: a name registered in odbcinst.ini on this
+host, never a path); SERVER, PORT, DATABASE, UID and PWD come from the address and the login.
+Other options are passed on only when the allow-list of the driver's family holds them
+(docs/adr/0006; e.g. MariaDB Connector/ODBC's `OPTION=67108864`, which it needs before it
+accepts several statements in one call). A data source name (`dsn`) is refused: what it
+points at is not the target's server.
 
 pyodbc is imported on first use (see `_support.load_pyodbc`), so a host without libodbc
 only loses this engine and SQL Server.
@@ -17,6 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from fleetjobs.core.crypto import scrub
+from fleetjobs.core.targets import odbc_family
 from fleetjobs.executor.connectors._base import (
     Availability,
     DatabaseAddress,
@@ -24,6 +27,13 @@ from fleetjobs.executor.connectors._base import (
     ResultSet,
     ScriptError,
     ScriptOutcome,
+)
+from fleetjobs.executor.connectors._local_infile import contains_local_infile
+from fleetjobs.executor.connectors._messages import MessageCollector
+from fleetjobs.executor.connectors._options import (
+    checked_options,
+    require_files,
+    require_registered_driver,
 )
 from fleetjobs.executor.connectors._support import (
     Deadline,
@@ -40,15 +50,17 @@ from fleetjobs.executor.connectors._support import (
 
 __all__ = ["OdbcConnector", "build_odbc_connection_string", "classify_odbc_error"]
 
-# Options fleetjobs reads itself rather than passing on.
-_OWN_OPTIONS = frozenset({"driver", "dsn", "connect_timeout"})
-# Refused outright. Passwords belong to the login; SAVEFILE writes the full connection string
-# (password included) to a file and FILEDSN reads one, both on the executor's disk; the
-# address fields must not be overridden behind the target's back.
-_PASSWORD_KEYS = frozenset({"PWD", "PASSWORD"})
-_DENIED_KEYS = frozenset(
-    {"SAVEFILE", "FILEDSN", "UID", "USER", "USERNAME", "SERVER", "SERVERNAME", "PORT", "DATABASE"}
+# The MariaDB / MySQL Connector/ODBC family, whose driver reads a LOCAL INFILE's file on this
+# host (docs/adr/0006, "Scripts that read executor files").
+_MARIADB_FAMILY = odbc_family("MariaDB Unicode")
+LOCAL_INFILE_REFUSED = (
+    "LOAD DATA LOCAL INFILE is refused: the MariaDB ODBC driver would read the file from the "
+    "executor host; load the file on the database server (LOAD DATA INFILE) or use the mysql "
+    "engine"
 )
+# Options fleetjobs reads itself rather than passing on.
+_OWN_OPTIONS = frozenset({"driver", "connect_timeout"})
+_PASSWORD_KEYS = frozenset({"PWD"})
 
 # pyodbc appends the native error code and the ODBC function: "… (1064) (SQLExecDirectW)".
 _NATIVE_CODE = re.compile(r"\((-?\d+)\) \(SQL\w+\)\s*$")
@@ -85,14 +97,16 @@ _MESSAGE_CLASSES: tuple[tuple[tuple[str, ...], str], ...] = (
 
 
 def build_odbc_connection_string(address: DatabaseAddress, login: Login | None) -> str:
-    """The connection string for a target. Raises ScriptError(refused) for missing or
-    conflicting driver/dsn options, password options and denied keywords."""
+    """The connection string for a target. Raises ScriptError(refused) for options the
+    allow-list of the driver's family does not hold (docs/adr/0006).
+
+    Allowed options are written under the driver's own spelling, after the address and the
+    login, with values the allow-list already confined to characters that need no quoting.
+    """
     options = address.options
-    lowered = {key.lower(): value for key, value in options.items()}
-    driver, dsn = lowered.get("driver", ""), lowered.get("dsn", "")
-    if bool(driver) == bool(dsn):
-        raise refuse("an ODBC target needs exactly one of the options driver or dsn")
-    pairs: list[tuple[str, str]] = [("DRIVER", driver) if driver else ("DSN", dsn)]
+    allowed = checked_options("odbc", options)
+    require_files(allowed, options)
+    pairs: list[tuple[str, str]] = [("DRIVER", _driver(options))]
     if address.server_name:
         pairs.append(("SERVER", address.server_name))
     if address.port:
@@ -102,15 +116,15 @@ def build_odbc_connection_string(address: DatabaseAddress, login: Login | None) 
     if login is not None:
         pairs.append(("UID", login.username))
         pairs.append(("PWD", login.password))
-    for key, value in options.items():
-        upper = key.upper()
-        if upper in _PASSWORD_KEYS:
-            raise refuse(f"option {key} is not accepted: passwords come from the login only")
-        if upper in _DENIED_KEYS:
-            raise refuse(f"option {key} is not accepted: it comes from the target's address")
-        if key.lower() not in _OWN_OPTIONS:
-            pairs.append((key, value))
+    for key, value in sorted(options.items()):
+        name = allowed.lookup(key)
+        if name is not None and name.lower() not in _OWN_OPTIONS:
+            pairs.append((name, value))
     return odbc_connection_string(pairs, secret_keys=_PASSWORD_KEYS)
+
+
+def _driver(options: Mapping[str, str]) -> str:
+    return next(value for key, value in options.items() if key.lower() == "driver")
 
 
 def classify_odbc_error(sqlstate: str, message: str) -> str:
@@ -172,7 +186,7 @@ def run_batches(
     """Runs batches in order on one autocommit connection; keeps the first result set any
     batch produced and every informational message."""
     connection = odbc_connect(pyodbc, connection_string, login_timeout, secrets)
-    messages: list[str] = []
+    messages = MessageCollector(secrets=secrets)
     try:
         cursor = connection.cursor()
         deadline = Deadline(timeout_seconds, cursor.cancel)
@@ -181,16 +195,17 @@ def run_batches(
             with deadline:
                 for batch in batches:
                     if deadline.expired:
-                        raise deadline.error(messages=messages)
+                        raise deadline.error(messages=messages.messages())
                     first = _run_batch(cursor, batch, first, messages.extend)
         except pyodbc.Error as error:
             if deadline.expired:
                 detail = odbc_error(error, secrets).message
-                raise deadline.error(detail, messages) from None
+                raise deadline.error(detail, messages.messages()) from None
             failure = odbc_error(error, secrets)
-            failure.messages = messages + failure.messages
+            messages.extend(failure.messages)
+            failure.messages = messages.messages()
             raise failure from None
-        return ScriptOutcome(first_result_set=first, messages=messages)
+        return ScriptOutcome(first_result_set=first, messages=messages.messages())
     finally:
         _close(pyodbc, connection)
 
@@ -266,9 +281,12 @@ class OdbcConnector:
         self, address: DatabaseAddress, login: Login | None, script: str, *, timeout_seconds: float
     ) -> ScriptOutcome:
         pyodbc = _require_pyodbc()
+        connection_string = build_odbc_connection_string(address, login)
+        require_registered_driver(_driver(address.options), list(pyodbc.drivers()))
+        refuse_local_infile(_driver(address.options), script)
         return run_batches(
             pyodbc,
-            build_odbc_connection_string(address, login),
+            connection_string,
             [script] if script.strip() else [],
             timeout_seconds=timeout_seconds,
             login_timeout=connect_timeout(_lower_keys(address.options)),
@@ -277,12 +295,21 @@ class OdbcConnector:
 
     def server_version(self, address: DatabaseAddress, login: Login | None) -> str:
         pyodbc = _require_pyodbc()
+        connection_string = build_odbc_connection_string(address, login)
+        require_registered_driver(_driver(address.options), list(pyodbc.drivers()))
         return odbc_server_version(
             pyodbc,
-            build_odbc_connection_string(address, login),
+            connection_string,
             connect_timeout(_lower_keys(address.options)),
             _secrets(login),
         )
+
+
+def refuse_local_infile(driver: str, script: str) -> None:
+    """Raises ScriptError(refused) for a script a MariaDB or MySQL ODBC driver would answer
+    by reading a file of this host: the driver has no option to stop it (docs/adr/0006)."""
+    if odbc_family(driver) is _MARIADB_FAMILY and contains_local_infile(script):
+        raise refuse(LOCAL_INFILE_REFUSED)
 
 
 def _require_pyodbc() -> Any:

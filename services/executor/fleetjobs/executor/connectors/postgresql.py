@@ -22,7 +22,6 @@ start-up options) are remembered and connected to without it.
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
 from typing import Any
 
 import psycopg
@@ -33,6 +32,7 @@ from psycopg.types.string import TextLoader
 
 from fleetjobs.core.crypto import scrub
 from fleetjobs.core.sql import CanonicalType
+from fleetjobs.core.targets import ENGINE_OPTIONS
 from fleetjobs.executor.connectors._base import (
     Availability,
     DatabaseAddress,
@@ -41,12 +41,13 @@ from fleetjobs.executor.connectors._base import (
     ScriptError,
     ScriptOutcome,
 )
+from fleetjobs.executor.connectors._messages import MessageCollector
+from fleetjobs.executor.connectors._options import checked_options, require_files
 from fleetjobs.executor.connectors._support import (
     Deadline,
     build_result_set,
     classify_sqlstate,
     connect_timeout,
-    refuse,
 )
 
 __all__ = ["PostgresqlConnector", "postgres_type_to_canonical"]
@@ -78,29 +79,11 @@ _OID_TYPES: dict[int, CanonicalType] = {
     1184: CanonicalType.TIMESTAMP,  # timestamptz
 }
 
-# libpq keywords a target's options may set. Anything else is refused rather than ignored: a
-# misspelt `ssl_mode` silently dropped would mean connecting without the TLS the user asked
-# for. `password` and `passfile` are never accepted: credentials come from the login only.
-_ALLOWED_OPTIONS = frozenset(
-    {
-        "sslmode",
-        "sslrootcert",
-        "sslcert",
-        "sslkey",
-        "sslcrl",
-        "sslsni",
-        "gssencmode",
-        "channel_binding",
-        "target_session_attrs",
-        "keepalives",
-        "keepalives_idle",
-        "keepalives_interval",
-        "keepalives_count",
-        "tcp_user_timeout",
-        "options",
-    }
+# The libpq keywords a target's options may set are the allow-list's (docs/adr/0006): nothing
+# that moves the connection (host, hostaddr, service, passfile) or carries a password.
+_PASSED_OPTIONS = tuple(
+    name for name in ENGINE_OPTIONS["postgresql"].checks if name != "connect_timeout"
 )
-_PASSWORD_OPTIONS = frozenset({"password", "passfile"})
 
 _adapters_cache: AdaptersMap | None = None
 
@@ -180,8 +163,9 @@ class PostgresqlConnector:
     ) -> ScriptOutcome:
         secrets = _secrets(login)
         connection = self._connect(address, login)
-        notices: list[str] = []
-        connection.add_notice_handler(lambda diag: notices.append(_notice_text(diag)))
+        # Bounded as they arrive: a loop of RAISE NOTICE can send 100,000s of them.
+        notices = MessageCollector(secrets=secrets)
+        connection.add_notice_handler(lambda diag: notices.add(_notice_text(diag)))
         try:
             deadline = Deadline(timeout_seconds, lambda: connection.cancel_safe(timeout=5.0))
             try:
@@ -190,9 +174,9 @@ class PostgresqlConnector:
                     first = _first_result_set(cursor)
             except psycopg.Error as error:
                 if deadline.expired:
-                    raise deadline.error(scrub(str(error), secrets), notices) from None
-                raise _script_error(error, secrets, notices) from None
-            return ScriptOutcome(first_result_set=first, messages=notices)
+                    raise deadline.error(scrub(str(error), secrets), notices.messages()) from None
+                raise _script_error(error, secrets, notices.messages()) from None
+            return ScriptOutcome(first_result_set=first, messages=notices.messages())
         finally:
             connection.close()
 
@@ -230,7 +214,7 @@ class PostgresqlConnector:
 
 def connection_parameters(address: DatabaseAddress, login: Login | None) -> dict[str, Any]:
     """The libpq keywords for a target, options checked. Raises ScriptError(refused)."""
-    _check_options(address.options)
+    require_files(checked_options("postgresql", address.options), address.options)
     params: dict[str, Any] = {
         "host": address.server_name or None,
         "port": address.port or DEFAULT_PORT,
@@ -238,22 +222,13 @@ def connection_parameters(address: DatabaseAddress, login: Login | None) -> dict
         "connect_timeout": connect_timeout(address.options),
         "application_name": APPLICATION_NAME,
     }
-    for key in _ALLOWED_OPTIONS:
+    for key in _PASSED_OPTIONS:
         if address.options.get(key):
             params[key] = address.options[key]
     if login is not None:
         params["user"] = login.username
         params["password"] = login.password
     return params
-
-
-def _check_options(options: Mapping[str, str]) -> None:
-    for key in options:
-        if key.lower() in _PASSWORD_OPTIONS:
-            raise refuse(f"option {key} is not accepted: passwords come from the login only")
-        if key not in _ALLOWED_OPTIONS and key != "connect_timeout":
-            allowed = ", ".join(sorted(_ALLOWED_OPTIONS | {"connect_timeout"}))
-            raise refuse(f"option {key} is not a PostgreSQL connection option (allowed: {allowed})")
 
 
 def _with_connection_check(params: dict[str, Any], check_ms: int) -> dict[str, Any]:
@@ -300,9 +275,14 @@ def _script_error(error: psycopg.Error, secrets: list[str], notices: list[str]) 
     if not sqlstate and isinstance(error, psycopg.OperationalError):
         # No SQLSTATE on an OperationalError: the connection itself broke.
         return _connection_error(error, secrets, notices)
+    error_class = classify_sqlstate(sqlstate)
+    if sqlstate == "57014" and "statement timeout" in (error.diag.message_primary or ""):
+        # The server's own statement_timeout shares 57014 with a cancel: it is `timeout`, an
+        # ordinary failure (fleetjobs' own deadline never gets here: the Deadline reports it).
+        error_class = "timeout"
     return ScriptError(
         scrub(str(error), secrets),
-        error_class=classify_sqlstate(sqlstate),
+        error_class=error_class,
         sqlstate=sqlstate,
         messages=notices,
     )

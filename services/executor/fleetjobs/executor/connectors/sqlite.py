@@ -25,6 +25,7 @@ from fleetjobs.executor.connectors._base import (
     ScriptError,
     ScriptOutcome,
 )
+from fleetjobs.executor.connectors._options import checked_options
 from fleetjobs.executor.connectors._support import (
     Deadline,
     build_result_set,
@@ -99,6 +100,7 @@ class SqliteConnector:
     def run_script(
         self, address: DatabaseAddress, login: Login | None, script: str, *, timeout_seconds: float
     ) -> ScriptOutcome:
+        checked_options(self.engine, address.options)  # sqlite takes none (docs/adr/0006)
         path = resolve_database_path(self._root, address.database_name)
         path.parent.mkdir(parents=True, exist_ok=True)
         statements = split_sqlite_statements(script)
@@ -146,6 +148,7 @@ class SqliteConnector:
             connection.close()
 
     def server_version(self, address: DatabaseAddress, login: Login | None) -> str:
+        checked_options(self.engine, address.options)  # sqlite takes none (docs/adr/0006)
         path = resolve_database_path(self._root, address.database_name)
         # Read-only, so that asking for a version never creates a database file.
         uri = f"file:{quote(str(path))}?mode=ro"

@@ -2,7 +2,7 @@
 
 Every state change of a running attempt is a conditional UPDATE on (child, current attempt,
 IN_PROGRESS): a write from an attempt that is no longer current changes nothing and is
-reported as fenced (design.md, "Truth and delivery").
+reported as fenced (ADR 1; docs/design.md, "State and delivery").
 """
 
 from __future__ import annotations
@@ -122,13 +122,7 @@ class ExecutorRepository:
         """Records the child's next attempt, or says why not. `handled_here` tells whether
         this worker is still handling the child: an attempt of this worker that it no longer
         handles (its handling failed) is taken over like a dead worker's."""
-        child = (
-            await self._session.execute(
-                select(ChildExecutionRow)
-                .where(ChildExecutionRow.job_execution_id == child_id)
-                .with_for_update()
-            )
-        ).scalar_one_or_none()
+        child = await self._locked_child(child_id)
         if child is None:
             return BeginOutcome(Begin.DROP, reason="unknown child execution")
         lifecycle = Lifecycle(child.lifecycle)
@@ -382,8 +376,10 @@ class ExecutorRepository:
         messages: list[str],
         retry_at: datetime | None,
         now: datetime,
+        attempt_lifecycle: Lifecycle = Lifecycle.FAILED,
     ) -> Lifecycle | None:
-        """The child's lifecycle after the failure, or None when the attempt was fenced."""
+        """The child's lifecycle after the failure, or None when the attempt was fenced. The
+        attempt ends `attempt_lifecycle`, or its execution's stop (CANCELED, TIMED_OUT)."""
         stop = await self.stop_lifecycle(await self._parent_id(child_id))
         if stop is not None:
             # Whatever the attempt died of, its execution was stopped: that is the end.
@@ -401,13 +397,49 @@ class ExecutorRepository:
         await self._update_attempt(
             child_id,
             attempt,
-            lifecycle=stop or Lifecycle.FAILED,
+            lifecycle=stop or attempt_lifecycle,
             message=message,
             error_class=error_class,
             messages=messages,
             end_time=now,
         )
         return child_lifecycle
+
+    async def _locked_child(self, child_id: str) -> ChildExecutionRow | None:
+        """The child's row, locked until the transaction ends (FOR UPDATE)."""
+        return (
+            await self._session.execute(
+                select(ChildExecutionRow)
+                .where(ChildExecutionRow.job_execution_id == child_id)
+                .with_for_update()
+            )
+        ).scalar_one_or_none()
+
+    async def fail_unhandled(
+        self, child_id: str, *, message: str, error_class: str, now: datetime
+    ) -> str | None:
+        """Ends a child whose task could not be handled at all (a fault of fleetjobs, not of
+        its database): FAILED with `message`, and its running attempt with it. Returns its
+        parent's id, or None when it had ended or is unknown."""
+        child = await self._locked_child(child_id)
+        if child is None or Lifecycle(child.lifecycle).terminal:
+            return None
+        child.lifecycle = Lifecycle.FAILED
+        child.message = message
+        child.next_attempt_at = None
+        child.end_time = now
+        await self._session.execute(
+            update(AttemptRow)
+            .where(
+                AttemptRow.job_execution_id == child_id,
+                AttemptRow.attempt == child.current_attempt,
+                AttemptRow.lifecycle == Lifecycle.IN_PROGRESS,
+            )
+            .values(
+                lifecycle=Lifecycle.FAILED, message=message, error_class=error_class, end_time=now
+            )
+        )
+        return child.parent_job_execution_id
 
     async def record_result_outcome(
         self,

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from fleetjobs.core.messaging import is_transient
 from fleetjobs.executor.db.executions import ExecutorRepository
 
 T = TypeVar("T")
@@ -37,7 +38,8 @@ class GroupCommit:
 
     async def run(self, operation: Callable[[ExecutorRepository], Awaitable[T]]) -> T:
         """Runs `operation` in the next transaction; returns its result once committed.
-        If any operation of that transaction fails, every one of them raises the error."""
+        When the control database fails that transaction, every operation in it raises the
+        error; when one operation fails by itself, only it does."""
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._commit_forever(), name="group-commit")
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
@@ -80,14 +82,27 @@ class GroupCommit:
                 # to the broker's redelivery, an ack wait later.
                 if _sqlstate(error) in RETRYABLE_SQLSTATES and tries < MAX_TRIES:
                     continue
-                self._fail(batch, error)
+                await self._fail_or_isolate(batch, error)
                 return
             except Exception as error:
-                self._fail(batch, error)
+                await self._fail_or_isolate(batch, error)
                 return
         for future, value in results:
             if not future.done():
                 future.set_result(value)
+
+    async def _fail_or_isolate(
+        self, batch: list[tuple[Operation, asyncio.Future[Any]]], error: Exception
+    ) -> None:
+        """A fault of one operation itself (a bug, a value the database refuses) must not
+        fail the others that merely shared its transaction, whose callers would end their
+        work on it: everything was rolled back, so each runs again in a transaction of its
+        own. The control database being away fails them all alike."""
+        if len(batch) == 1 or is_transient(error):
+            self._fail(batch, error)
+            return
+        for item in batch:
+            await self._commit([item])
 
     @staticmethod
     def _fail(batch: list[tuple[Operation, asyncio.Future[Any]]], error: Exception) -> None:

@@ -8,7 +8,8 @@ from datetime import datetime, timedelta
 from enum import Enum
 from typing import Any
 
-# The seeds' defaults (API.md, built-in `default` policy).
+# The built-in `default` policy's values (see the ExecutionPolicy comment in
+# protos/fleetjobs/v1/catalog_resources.proto).
 DEFAULT_JOB_TIMEOUT_MS = 7 * 24 * 3600 * 1000
 DEFAULT_INITIAL_RETRY_MS = 100
 DEFAULT_MAXIMUM_RETRY_MS = 30 * 60 * 1000
@@ -51,6 +52,17 @@ class EffectivePolicy:
         return timedelta(milliseconds=min(delay_ms, self.maximum_retry_interval_ms))
 
 
+# Error classes the policy has no say over (README, "Error classes"):
+# - `job_timeout`: fleetjobs' own job deadline cut the attempt short. The execution's time is
+#   up, so no attempt can follow: the child ends TIMED_OUT however many attempts remain. (A
+#   statement timeout the server itself set is `timeout`, an ordinary, retryable failure.)
+# - `internal`: a fault inside fleetjobs (a driver or connector bug). Its message may be all
+#   the detail there is, so it is not retried into a week of identical failures: it fails at
+#   once, like a refusal, even when `non_retryable_error_classes` is empty.
+JOB_TIMEOUT = "job_timeout"
+INTERNAL = "internal"
+
+
 class AfterFailure(Enum):
     RETRY = "retry"
     FAIL = "fail"
@@ -73,10 +85,24 @@ def decide_after_failure(
     now: datetime,
     deadline: datetime,
 ) -> FailureDecision:
-    """Refusals by fleetjobs itself never retry; non-retryable classes fail fast; otherwise
-    retry until maximum attempts, or until the next attempt would start past the deadline."""
+    """What follows a failed attempt, checked in this order:
+
+    1. the job's own deadline cut it short (`job_timeout`): TIMED_OUT, whatever attempts
+       remain;
+    2. a refusal by fleetjobs, or an `internal` fault: FAILED, never retried;
+    3. a class the policy lists as non-retryable: FAILED;
+    4. the last of the policy's maximum attempts: FAILED;
+    5. the next attempt would start at or past the deadline: TIMED_OUT;
+    6. otherwise RETRY after the policy's delay.
+    """
+    if error_class == JOB_TIMEOUT:
+        return FailureDecision(AfterFailure.TIME_OUT, reason="stopped at the job timeout")
     if refused:
         return FailureDecision(AfterFailure.FAIL, reason="refused by fleetjobs; not retried")
+    if error_class == INTERNAL:
+        return FailureDecision(
+            AfterFailure.FAIL, reason="an internal error of fleetjobs; not retried"
+        )
     if error_class in policy.non_retryable_error_classes:
         return FailureDecision(
             AfterFailure.FAIL, reason=f"error class {error_class} is not retried by the policy"

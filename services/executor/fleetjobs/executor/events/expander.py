@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from fleetjobs.core.clients import CatalogClient, CatalogUnavailableError, DefinitionNotFound
 from fleetjobs.core.db import utcnow
 from fleetjobs.core.db.models import ChildExecutionRow, ExecutionSnapshotRow
-from fleetjobs.core.grpc import duration_ms, message_to_json
+from fleetjobs.core.grpc import duration_ms, duration_problem, message_to_json
 from fleetjobs.core.lifecycle import Lifecycle
 from fleetjobs.core.logs import bind_context
 from fleetjobs.events.v1 import events_pb2
@@ -24,6 +24,7 @@ from fleetjobs.executor.db.executions import ExecutorRepository
 from fleetjobs.executor.domain.expansion import DatabaseToRun, ExpansionError, expand_target
 from fleetjobs.executor.domain.policy import EffectivePolicy
 from fleetjobs.executor.events.publisher import ExecutorPublisher
+from fleetjobs.executor.events.unhandled import end_start, worth_redelivery
 from fleetjobs.v1 import catalog_resources_pb2 as resources
 
 log = logging.getLogger(__name__)
@@ -31,8 +32,17 @@ log = logging.getLogger(__name__)
 CATALOG_RETRY_SECONDS = 2.0
 
 
-def effective_policy(policy: resources.ExecutionPolicy) -> EffectivePolicy:
-    """The catalog returns effective values (unset fields already filled from `default`)."""
+def effective_policy(policy: resources.ExecutionPolicy, name: str) -> EffectivePolicy:
+    """The catalog returns effective values (unset fields already filled from `default`).
+    A duration stored before durations were bounded fails the execution, saying which: its
+    deadline or retry times would not fit a clock."""
+    for field in ("job_timeout", "initial_retry_interval", "maximum_retry_interval"):
+        problem = duration_problem(getattr(policy, field))
+        if problem is not None:
+            raise ExpansionError(
+                f"execution policy {name or 'default'!r}: {field} {problem}; "
+                "update the policy (UpdateExecutionPolicy) and start the job again"
+            )
     return EffectivePolicy(
         job_timeout_ms=duration_ms(policy.job_timeout),
         initial_retry_interval_ms=duration_ms(policy.initial_retry_interval),
@@ -74,6 +84,11 @@ class Expander:
                 except CatalogUnavailableError as error:
                     log.warning("catalog unavailable; start retried", extra={"error": str(error)})
                     await message.nak(delay=CATALOG_RETRY_SECONDS)
+                    continue
+                except Exception as error:
+                    if worth_redelivery(error):
+                        raise  # the broker or the control database: the pull loop waits
+                    await end_start(self._publisher, message, start.job_execution_id, error)
                     continue
             await message.ack()
 
@@ -127,7 +142,8 @@ class Expander:
         job, _ = await self._catalog.get_job_definition(start.job_name)
         content = await self._catalog.get_content(job.content_name)
         policy = effective_policy(
-            await self._catalog.get_execution_policy(job.execution_policy_name)
+            await self._catalog.get_execution_policy(job.execution_policy_name),
+            job.execution_policy_name,
         )
         root = await self._catalog.get_target(job.target_id)
         databases = await expand_target(root, self._catalog.list_children)

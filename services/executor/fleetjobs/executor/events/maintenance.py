@@ -1,9 +1,9 @@
 """The executor's periodic work: its heartbeat (ListWorkers, takeover of a dead worker's
 attempts) and the reconciler that republishes work the broker no longer holds.
 
-The control database is the truth; JetStream only delivers (design.md). A task lost with a
-wiped stream, or a retry whose nak went nowhere because its message was acknowledged by a
-duplicate, would otherwise leave a child waiting forever.
+The control database is the truth; JetStream only delivers (docs/design.md, "State and
+delivery"). A task lost with a wiped stream, or a retry whose nak went nowhere because its
+message was acknowledged by a duplicate, would otherwise leave a child waiting forever.
 """
 
 from __future__ import annotations

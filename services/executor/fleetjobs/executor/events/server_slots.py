@@ -12,6 +12,12 @@ A holder that finds its key gone or taken by someone else when it refreshes (no 
 for a whole TTL: the broker was unreachable, or the event loop stalled) is running without a
 slot, and its server may be over the cap: it takes a slot again in the background while the
 attempt goes on, and refreshes and finally releases that one instead.
+
+The TTL belongs to the bucket, not to each executor (docs/adr/0002-per-server-slots.md): the
+first executor creates the bucket with its FLEETJOBS_SLOT_TTL, and every later one adopts the
+bucket's TTL, refreshing at a third of it, and logs a warning when its own setting differs.
+Two executors can never disagree, since an executor refreshing at a third of a longer TTL
+than the bucket's would lose its slots to expiry and push its servers over the cap.
 """
 
 from __future__ import annotations
@@ -58,6 +64,8 @@ DEFAULT_TTL_SECONDS = 30.0
 RETRY_BACKOFF_SECONDS = (0.005, 0.2)
 # What nats-py's create_key_value gives a bucket: de-duplication never outlives the keys.
 MAX_DUPLICATE_WINDOW_SECONDS = 120.0
+# A holder refreshes its slot this many times per TTL.
+REFRESHES_PER_TTL = 3
 
 
 def server_key(engine: str, server_name: str, port: int) -> str:
@@ -87,7 +95,6 @@ class ServerSlots:
         cap: int,
         holder: str,
         ttl_seconds: float = DEFAULT_TTL_SECONDS,
-        refresh_seconds: float | None = None,
     ) -> None:
         self._js = js
         self._bucket = names.server_slots_bucket
@@ -95,16 +102,30 @@ class ServerSlots:
         self._stream = f"KV_{self._bucket}"
         self._cap = cap
         self._holder = holder.encode()
+        # FLEETJOBS_SLOT_TTL: the TTL of the bucket if this executor is the first.
+        self._configured_ttl = ttl_seconds
+        # The TTL this executor follows: the bucket's, once start() adopted it.
         self._ttl = ttl_seconds
-        self._refresh_seconds = ttl_seconds / 3 if refresh_seconds is None else refresh_seconds
         self._kv: KeyValue | None = None
         self._local: dict[str, asyncio.Semaphore] = {}
         # Slots this executor last saw free, with that revision: the next take is one CAS.
         self._free: dict[str, int] = {}
 
+    @property
+    def ttl_seconds(self) -> float:
+        """The bucket's TTL, which this executor follows (its own setting until start())."""
+        return self._ttl
+
+    @property
+    def refresh_seconds(self) -> float:
+        return self._ttl / REFRESHES_PER_TTL
+
     async def start(self) -> None:
-        """Sets the bucket up, with this executor's TTL: a bucket keeps the TTL it was created
-        with, so one made under another FLEETJOBS_SLOT_TTL is changed to this one."""
+        """Sets the bucket up, in this order: creates it when it is missing, with the TTL this
+        executor follows (FLEETJOBS_SLOT_TTL at first, the adopted one once it adopted one, so
+        a bucket recreated after a wiped JetStream store keeps the TTL every running executor
+        follows); otherwise adopts the TTL it has, with a warning when that differs from
+        FLEETJOBS_SLOT_TTL; a bucket without any TTL (never made by an executor) gets ours."""
         try:
             info = await self._js.stream_info(self._stream)
         except NotFoundError:
@@ -117,7 +138,8 @@ class ServerSlots:
                 # Another executor created it in between, perhaps with another TTL.
                 info = await self._js.stream_info(self._stream)
         current = info.config.max_age or 0.0
-        if not math.isclose(current, self._ttl, abs_tol=1e-3):
+        if current <= 0:
+            # Keys that never expire would leak a dead executor's capacity for good.
             await self._js.update_stream(
                 info.config.evolve(
                     max_age=self._ttl,
@@ -125,10 +147,23 @@ class ServerSlots:
                     duplicate_window=min(self._ttl, MAX_DUPLICATE_WINDOW_SECONDS),
                 )
             )
-            log.info(
-                "server slot TTL changed",
-                extra={"bucket": self._bucket, "from_seconds": current, "to_seconds": self._ttl},
+            current = self._ttl
+            log.warning(
+                "server slot bucket had no TTL; gave it this executor's",
+                extra={"bucket": self._bucket, "ttl_seconds": current},
             )
+        elif not math.isclose(current, self._ttl, abs_tol=1e-3):
+            # Once at start when FLEETJOBS_SLOT_TTL differs; again only if the bucket changed.
+            log.warning(
+                "adopting the server slot bucket's TTL, not FLEETJOBS_SLOT_TTL (to change it, "
+                "stop every executor and delete the bucket)",
+                extra={
+                    "bucket": self._bucket,
+                    "configured_seconds": self._configured_ttl,
+                    "adopted_seconds": current,
+                },
+            )
+        self._ttl = current
         self._kv = await self._js.key_value(self._bucket)
 
     @contextlib.asynccontextmanager
@@ -207,7 +242,7 @@ class ServerSlots:
     ) -> None:
         failures = 0
         while True:
-            await asyncio.sleep(self._refresh_seconds)
+            await asyncio.sleep(self.refresh_seconds)
             assert self._kv is not None
             try:
                 if lease.revision is None:

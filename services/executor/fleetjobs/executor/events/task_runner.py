@@ -21,7 +21,7 @@ from google.protobuf.message import DecodeError
 from nats.aio.msg import Msg
 
 from fleetjobs.core.clients import CatalogUnavailableError, CredentialResolver
-from fleetjobs.core.crypto import scrub
+from fleetjobs.core.crypto import scrub, scrub_all
 from fleetjobs.core.db import utcnow
 from fleetjobs.core.db.models import ChildExecutionRow, ExecutionSnapshotRow
 from fleetjobs.core.grpc import to_timestamp
@@ -30,6 +30,7 @@ from fleetjobs.core.logs import bind_context
 from fleetjobs.core.sql import encode_rows
 from fleetjobs.events.v1 import events_pb2
 from fleetjobs.executor.connectors import (
+    MAX_ERROR_BYTES,
     Connector,
     DatabaseAddress,
     Login,
@@ -38,14 +39,22 @@ from fleetjobs.executor.connectors import (
     StopSignal,
     attempt_session,
     attempt_stop,
+    bounded_text,
 )
 from fleetjobs.executor.db.executions import Begin, BeginOutcome
 from fleetjobs.executor.db.group_commit import GroupCommit
-from fleetjobs.executor.domain.policy import AfterFailure, EffectivePolicy, decide_after_failure
+from fleetjobs.executor.domain.policy import (
+    JOB_TIMEOUT,
+    AfterFailure,
+    EffectivePolicy,
+    decide_after_failure,
+)
 from fleetjobs.executor.events.credentials import login_for, refusal
+from fleetjobs.executor.events.internal_errors import internal_failure, log_internal_failure
 from fleetjobs.executor.events.orphaned_sessions import OrphanedSessions
 from fleetjobs.executor.events.publisher import ExecutorPublisher
 from fleetjobs.executor.events.server_slots import ServerSlots
+from fleetjobs.executor.events.unhandled import end_task, worth_redelivery
 from fleetjobs.v1 import catalog_resources_pb2 as resources
 
 log = logging.getLogger(__name__)
@@ -158,12 +167,27 @@ class TaskRunner:
         ):
             try:
                 await self._run(message, task)
-            except Exception:
+            except Exception as error:
+                if not worth_redelivery(error):
+                    await self._end_unhandled(message, task, error)
+                    return
                 # The control database or NATS failed under us: leave the task to come
                 # back; the attempt, if one was recorded, is taken over then.
                 log.exception("task handling failed; redelivered later")
                 with contextlib.suppress(Exception):
                     await message.nak(delay=5.0)
+
+    async def _end_unhandled(
+        self, message: Msg, task: events_pb2.Task, error: BaseException
+    ) -> None:
+        """A fault no redelivery cures ends this child FAILED (`unhandled`); if even that
+        cannot be written, the task comes back as after any other failure."""
+        try:
+            await end_task(self._writes, self._publisher, message, task, error)
+        except Exception:
+            log.warning("could not end an unhandled task; redelivered later", exc_info=False)
+            with contextlib.suppress(Exception):
+                await message.nak(delay=5.0)
 
     def _slot(self, task: events_pb2.Task) -> contextlib.AbstractAsyncContextManager[None]:
         # SQLite files are not servers: no connection cap to respect.
@@ -195,7 +219,8 @@ class TaskRunner:
         assert begin.child is not None and begin.snapshot is not None
         self._handled.add(task.job_execution_id)
         try:
-            signal = StopSignal()
+            policy = EffectivePolicy.from_json(begin.snapshot.policy)
+            signal = StopSignal(job_timeout_seconds=policy.job_timeout_ms / 1000)
             self._running_attempts[task.job_execution_id] = (task.parent_job_execution_id, signal)
             try:
                 async with self._slot(task):
@@ -206,9 +231,10 @@ class TaskRunner:
                 failure = ScriptError(str(error), error_class="connection_error")
             except Exception as error:
                 # A fault of fleetjobs itself (a driver or connector bug): the attempt still
-                # ends through the policy, never left IN_PROGRESS.
-                log.exception("attempt failed inside fleetjobs")
-                failure = ScriptError(f"internal error: {error!r}", error_class="internal")
+                # ends through the policy, never left IN_PROGRESS. Its type only: what the
+                # exception says may hold the password (internal_errors).
+                log_internal_failure(log, error)
+                failure = internal_failure(error)
             finally:
                 del self._running_attempts[task.job_execution_id]
             await self._finish_attempt(message, begin, outcome, failure, secrets)
@@ -330,6 +356,7 @@ class TaskRunner:
                 self._credentials,
                 snapshot.credential_name,
                 server_name=child.server_name,
+                port=child.port,
                 engine=child.engine,
             )
             secrets.append(login.password)
@@ -375,7 +402,7 @@ class TaskRunner:
         secrets: list[str],
     ) -> None:
         # Informational output can echo a connection string: scrubbed like error messages.
-        outcome.messages = [scrub(m, secrets) for m in outcome.messages]
+        outcome.messages = scrub_all(outcome.messages, secrets)
         result = outcome.first_result_set
         rows = len(result.rows) if result is not None else 0
         if snapshot.result_destination and result is not None:
@@ -458,7 +485,7 @@ class TaskRunner:
             AfterFailure.FAIL: Lifecycle.FAILED,
             AfterFailure.TIME_OUT: Lifecycle.TIMED_OUT,
         }[decision.action]
-        text = scrub(error.message, secrets)
+        text = bounded_text(scrub(error.message, secrets), MAX_ERROR_BYTES)
         log.info(
             "attempt failed",
             extra={"attempt": attempt, "error_class": error.error_class, "next": lifecycle.value},
@@ -470,9 +497,13 @@ class TaskRunner:
                 child_lifecycle=lifecycle,
                 message=text,
                 error_class=error.error_class,
-                messages=[scrub(m, secrets) for m in error.messages],
+                messages=scrub_all(error.messages, secrets),
                 retry_at=decision.retry_at,
                 now=now,
+                # Cut short by the job's deadline, the attempt itself timed out.
+                attempt_lifecycle=(
+                    Lifecycle.TIMED_OUT if error.error_class == JOB_TIMEOUT else Lifecycle.FAILED
+                ),
             )
         )
         if ended is None:

@@ -9,7 +9,7 @@ from fleetjobs.results.destination._errors import (
 )
 from fleetjobs.results.destination._names import METADATA_COLUMNS, validate_identifier
 from fleetjobs.results.destination._types import SUPPORTED_ENGINES, destination_type
-from fleetjobs.results.destination._urls import build_destination_url
+from fleetjobs.results.destination._urls import build_destination_url, destination_connect_args
 from fleetjobs.results.destination._writer import (
     CommitGate,
     DestinationWriter,
@@ -30,6 +30,7 @@ __all__ = [
     "ResultSetMismatchError",
     "WriteResult",
     "build_destination_url",
+    "destination_connect_args",
     "destination_type",
     "validate_identifier",
 ]

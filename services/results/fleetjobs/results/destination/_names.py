@@ -4,9 +4,9 @@ names that come from result sets, and the metadata columns fleetjobs adds."""
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Sequence
 
-from fleetjobs.core.sql import CanonicalType
 from fleetjobs.results.destination._errors import ResultSetMismatchError
 
 JOB_EXECUTION_ID = "job_execution_id"
@@ -29,8 +29,19 @@ METADATA_COLUMNS: tuple[str, ...] = (
 MAX_IDENTIFIER_LENGTH = 63
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*")
 
-# Column name limits per engine; engines not listed have no practical limit.
-_COLUMN_NAME_LIMITS = {"postgresql": 63, "mysql": 64, "mssql": 128}
+# Column name limits per engine: (most, unit). PostgreSQL counts UTF-8 bytes and silently cuts
+# a longer name short (NAMEDATALEN - 1), so 40 x 'é' would become another name; MySQL and
+# MariaDB count characters and refuse a longer name. SQLite has no limit; 1024 bytes keeps a
+# name printable in a message and the CREATE TABLE statement small.
+_COLUMN_NAME_LIMITS: dict[str, tuple[int, str]] = {
+    "postgresql": (63, "bytes"),
+    "mysql": (64, "characters"),
+    "mssql": (128, "characters"),
+    "sqlite": (1024, "bytes"),
+}
+# Invisible format characters that some scripts need inside words (Persian, the Indic
+# scripts) and emoji sequences join with; every other format character is refused.
+_JOINERS = frozenset({"\u200c", "\u200d"})
 
 
 def validate_identifier(kind: str, name: str) -> str | None:
@@ -55,11 +66,10 @@ def validate_identifier(kind: str, name: str) -> str | None:
 
 
 def check_result_columns(
-    columns: Sequence[tuple[str, CanonicalType]], *, table: str, dialect: str
+    columns: Sequence[tuple[str, object]], *, table: str, dialect: str
 ) -> None:
     """Refuses result-set column names the destination cannot hold. Names are otherwise kept
     as they are (spaces, quotes, any case): SQLAlchemy quotes every identifier it renders."""
-    limit = _COLUMN_NAME_LIMITS.get(dialect)
     reserved = {name.casefold() for name in METADATA_COLUMNS}
     seen: dict[str, str] = {}
     for position, (name, _) in enumerate(columns, start=1):
@@ -68,20 +78,10 @@ def check_result_columns(
                 f"column {position} of the result set for table {table} has no name; "
                 "give every column a name with AS"
             )
-        if "\x00" in name:
+        problem = _name_problem(name, dialect)
+        if problem is not None:
             raise ResultSetMismatchError(
-                f"column {position} of the result set for table {table} has a NUL character "
-                "in its name"
-            )
-        if limit is not None and len(name) > limit:
-            raise ResultSetMismatchError(
-                f"column {name!r} of the result set for table {table} is {len(name)} "
-                f"characters long; {dialect} allows at most {limit}"
-            )
-        if dialect == "mysql" and name != name.rstrip(" "):
-            raise ResultSetMismatchError(
-                f"column {name!r} of the result set for table {table} ends with a space, "
-                "which MySQL and MariaDB do not allow"
+                f"column {name!r} of the result set for table {table} {problem}; rename it with AS"
             )
         folded = name.casefold()
         if folded in reserved:
@@ -97,3 +97,37 @@ def check_result_columns(
                 f"{seen[folded]!r} (names are compared case-insensitively); rename them with AS"
             )
         seen[folded] = name
+
+
+def _name_problem(name: str, dialect: str) -> str | None:
+    """What makes a column name unusable on `dialect` (completing "column … of the result set
+    for table … "), or None."""
+    for character in name:
+        if _is_control(character):
+            # A newline breaks MariaDB's SHOW CREATE TABLE for reflection; every control or
+            # invisible character also makes two different names look the same.
+            return f"has a control or invisible character (U+{ord(character):04X}) in its name"
+    most, unit = _COLUMN_NAME_LIMITS.get(dialect, (0, ""))
+    length = len(name.encode()) if unit == "bytes" else len(name)
+    if most and length > most:
+        encoded = " in UTF-8" if unit == "bytes" else ""
+        return f"is {length} {unit} long{encoded}; {dialect} allows at most {most} {unit}"
+    if dialect == "mysql":
+        if name != name.rstrip(" "):
+            return "ends with a space, which MySQL and MariaDB do not allow"
+        beyond = next((c for c in name if ord(c) > 0xFFFF), None)
+        if beyond is not None:
+            # MySQL and MariaDB store identifiers in utf8mb3: three bytes at most.
+            return (
+                f"has a character outside Unicode's Basic Multilingual Plane "
+                f"(U+{ord(beyond):04X}), which MySQL and MariaDB names cannot hold"
+            )
+    return None
+
+
+def _is_control(character: str) -> bool:
+    category = unicodedata.category(character)
+    if category == "Cf":
+        return character not in _JOINERS
+    # Cc: C0 and C1 controls (NUL, newline, tab, …); Zl / Zp: line and paragraph separators.
+    return category in {"Cc", "Zl", "Zp"}

@@ -23,6 +23,7 @@ from fleetjobs.results.destination._names import (
     TARGET_ENGINE,
     TARGET_SERVER_NAME,
 )
+from fleetjobs.results.destination._reflect import matching_columns
 from fleetjobs.results.destination._types import (
     accepts,
     coercer,
@@ -30,6 +31,7 @@ from fleetjobs.results.destination._types import (
     metadata_string_type,
     type_family,
 )
+from fleetjobs.results.destination._untyped import ColumnKind, untyped_comment, untyped_type
 
 T = CanonicalType
 
@@ -52,7 +54,9 @@ class BoundTable:
     their names in the database) and, per column, the function shaping its values."""
 
     table: Table
-    # Result columns in result-set order, then the metadata columns in _METADATA order.
+    # Result columns in result-set order, then the metadata columns in _METADATA order. A
+    # column the result set has no value for is bound without a type, so that no cast to the
+    # type it had when checked is sent (it may have been given another since).
     columns: list[Column[Any]]
     coercers: list[Callable[[Any], Any]]
 
@@ -69,29 +73,48 @@ def index_name(table: str) -> str:
 
 
 def _bind(
-    table: Table,
-    kinds: Sequence[CanonicalType],
+    schema: str | None,
+    table: str,
+    columns: Sequence[tuple[str, TypeEngine[Any]]],
+    kinds: Sequence[ColumnKind],
     dialect: Dialect,
 ) -> BoundTable:
-    columns = list(table.columns)
+    bound = Table(
+        table,
+        MetaData(),
+        *(
+            Column(name, sqltypes.NullType() if kind is None else type_)
+            for (name, type_), kind in zip(columns, kinds, strict=True)
+        ),
+        schema=schema,
+    )
     coercers = [
-        coercer(kind, type_family(column.type, dialect.name), column.type, dialect.name)
-        for kind, column in zip(kinds, columns, strict=True)
+        _identity
+        if kind is None
+        else coercer(kind, type_family(type_, dialect.name), type_, dialect.name)
+        for (_, type_), kind in zip(columns, kinds, strict=True)
     ]
-    return BoundTable(table=table, columns=columns, coercers=coercers)
+    return BoundTable(table=bound, columns=list(bound.columns), coercers=coercers)
+
+
+def _identity(value: Any) -> Any:
+    return value
 
 
 def definition(
     schema: str | None,
     table: str,
-    result_columns: Sequence[tuple[str, CanonicalType]],
+    result_columns: Sequence[tuple[str, ColumnKind]],
     dialect: Dialect,
-) -> BoundTable:
-    """The table fleetjobs creates for a result set: its columns (nullable, names kept), then
-    the metadata columns (NOT NULL), and the index the per-database replace deletes by."""
+) -> tuple[Table, BoundTable]:
+    """The table fleetjobs creates for a result set: its columns (nullable, names kept;
+    untyped where the result set has no value), then the metadata columns (NOT NULL), and
+    the index the per-database replace deletes by. Returns it with the table to write."""
     name = dialect.name
     columns: list[Column[Any]] = [
-        Column(column, destination_type(kind, name), nullable=True)
+        Column(column, untyped_type(name), nullable=True, comment=untyped_comment(name))
+        if kind is None
+        else Column(column, destination_type(kind, name), nullable=True)
         for column, kind in result_columns
     ]
     for column, kind, length in _METADATA:
@@ -100,7 +123,8 @@ def definition(
     created = Table(table, MetaData(), *columns, schema=schema)
     Index(index_name(table), *(created.c[column] for column in _INDEXED))
     kinds = [kind for _, kind in result_columns] + [kind for _, kind, _ in _METADATA]
-    return _bind(created, kinds, dialect)
+    named = [(column.name, column.type) for column in created.columns]
+    return created, _bind(schema, table, named, kinds, dialect)
 
 
 def _describe(type_: TypeEngine[Any], dialect: Dialect) -> str:
@@ -114,47 +138,47 @@ def _describe(type_: TypeEngine[Any], dialect: Dialect) -> str:
 def fit(
     schema: str | None,
     table: str,
-    result_columns: Sequence[tuple[str, CanonicalType]],
+    result_columns: Sequence[tuple[str, ColumnKind]],
     reflected: Sequence[ReflectedColumn],
     dialect: Dialect,
 ) -> BoundTable:
     """Checks that an existing table can take the result set and returns the columns to write.
 
     Every result and metadata column must exist (exact name first, else the one name equal
-    ignoring case) with a type accepting its canonical type, and every other column must be
-    fillable without a value (nullable, defaulted, generated). Raises ResultSetMismatchError
-    naming the table, the column, and what was expected and found.
+    ignoring case) with a type accepting its canonical type (any type, for a result column
+    without a value), and every other column must be fillable without a value (nullable,
+    defaulted, generated). Raises ResultSetMismatchError naming the table, the column, and
+    what was expected and found.
     """
     where = qualified(schema, table)
-    by_name = {column["name"]: column for column in reflected}
-    by_folded: dict[str, list[ReflectedColumn]] = {}
-    for column in reflected:
-        by_folded.setdefault(column["name"].casefold(), []).append(column)
-
+    wanted: list[tuple[str, ColumnKind, bool]]
     wanted = [(name, kind, False) for name, kind in result_columns]
     wanted += [(name, kind, True) for name, kind, _ in _METADATA]
     matched: list[ReflectedColumn] = []
     for name, kind, is_metadata in wanted:
         role = "metadata column" if is_metadata else "column"
-        found = by_name.get(name)
-        if found is None:
-            candidates = by_folded.get(name.casefold(), [])
-            if len(candidates) > 1:
-                names = ", ".join(repr(c["name"]) for c in candidates)
-                raise ResultSetMismatchError(
-                    f"destination table {where} has several columns matching result {role} "
-                    f"{name!r} ignoring case ({names}) and none matching exactly"
-                )
-            if not candidates:
-                expected = _describe(destination_type(kind, dialect.name), dialect)
-                raise ResultSetMismatchError(
-                    f"destination table {where} has no column {name!r}: expected a "
-                    f"{role} of type {expected} for {kind} values; fleetjobs never alters an "
-                    "existing table, so alter it, drop it or choose another table"
-                )
-            found = candidates[0]
+        candidates = matching_columns(reflected, name)
+        if len(candidates) > 1:
+            names = ", ".join(repr(c["name"]) for c in candidates)
+            raise ResultSetMismatchError(
+                f"destination table {where} has several columns matching result {role} "
+                f"{name!r} ignoring case ({names}) and none matching exactly"
+            )
+        if not candidates:
+            expected = (
+                "any type (the result set has no value in it)"
+                if kind is None
+                else f"type {_describe(destination_type(kind, dialect.name), dialect)} for "
+                f"{kind} values"
+            )
+            raise ResultSetMismatchError(
+                f"destination table {where} has no column {name!r}: expected a {role} of "
+                f"{expected}; fleetjobs never adds columns to an existing table, so alter it, "
+                "drop it or choose another table"
+            )
+        found = candidates[0]
         family = type_family(found["type"], dialect.name)
-        if not accepts(family, kind):
+        if kind is not None and not accepts(family, kind):
             expected = _describe(destination_type(kind, dialect.name), dialect)
             raise ResultSetMismatchError(
                 f"destination table {where}: column {found['name']!r} is "
@@ -177,14 +201,8 @@ def fit(
             "default and the result set has no such column"
         )
 
-    bound = Table(
-        table,
-        MetaData(),
-        *(Column(column["name"], column["type"]) for column in matched),
-        schema=schema,
-    )
-    kinds = [kind for _, kind, _ in wanted]
-    return _bind(bound, kinds, dialect)
+    named = [(column["name"], column["type"]) for column in matched]
+    return _bind(schema, table, named, [kind for _, kind, _ in wanted], dialect)
 
 
 def _is_rowid(column: ReflectedColumn) -> bool:

@@ -27,7 +27,6 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.engine.interfaces import ReflectedColumn
 from sqlalchemy.exc import DBAPIError
 
 from fleetjobs.core.sql import CanonicalType
@@ -36,8 +35,16 @@ from fleetjobs.results.destination._names import (
     check_result_columns,
     validate_identifier,
 )
+from fleetjobs.results.destination._reflect import reflect_columns
 from fleetjobs.results.destination._table import BoundTable, definition, fit, qualified
 from fleetjobs.results.destination._types import SUPPORTED_ENGINES
+from fleetjobs.results.destination._untyped import (
+    ColumnKind,
+    give_types,
+    group_keys,
+    result_kinds,
+    to_type,
+)
 
 log = logging.getLogger(__name__)
 
@@ -51,8 +58,9 @@ _LOCK_TIMEOUT_SECONDS = 120
 # write fail (a column retyped to a compatible type) goes unnoticed.
 TABLE_CACHE_SECONDS = 60.0
 
-# A result set's columns as the table check sees them: names (exact) and canonical types.
-Signature = tuple[tuple[str, CanonicalType], ...]
+# A result set's columns as the table check sees them: names (exact) and canonical types, None
+# for a column without a value (`_untyped`).
+Signature = tuple[tuple[str, ColumnKind], ...]
 # (job_execution_id, target_engine, target_server_name, target_database_name): whose rows.
 Identity = tuple[str, str, str, str]
 
@@ -80,7 +88,7 @@ class ResultSetItem:
 
     @property
     def signature(self) -> Signature:
-        return tuple((name, CanonicalType(kind)) for name, kind in self.columns)
+        return result_kinds(self.columns, self.rows)
 
 
 @dataclass(frozen=True)
@@ -217,7 +225,8 @@ class DestinationWriter:
         columns), checks that an existing one fits, then replaces this database's rows for
         this execution: one transaction deletes the rows of (job_execution_id, target_engine,
         target_server_name, target_database_name) and inserts `rows`. Returns the number of
-        rows written. A table is never altered or dropped.
+        rows written. A table is never dropped, nor are columns added to it; a column created
+        without a value to type it by gets the type of the first value (`_untyped`).
 
         Raises DestinationRefusedError (invalid table or schema name, missing schema),
         ResultSetMismatchError (the result set does not fit), ValueError (a row of the wrong
@@ -284,12 +293,25 @@ class DestinationWriter:
                 continue
             valid.append(index)
 
+        keys = group_keys(signatures)
         for round_ in _rounds(valid, items):
             groups: dict[Signature, list[tuple[int, ResultSetItem]]] = {}
             for index in round_:
-                groups.setdefault(signatures[index], []).append((index, items[index]))
-            for signature, entries in groups.items():
-                results.update(self._write_group(schema, table, signature, entries, gate=gate))
+                groups.setdefault(keys[index], []).append((index, items[index]))
+            for key, entries in groups.items():
+                written = self._write_group(schema, table, key, entries, gate=gate)
+                # An item with columns without a value joined this group (`group_keys`); if
+                # the table refused the group's types, those columns may still fit alone.
+                for index, item in entries:
+                    refused = written[index].error
+                    if keys[index] != signatures[index] and isinstance(
+                        refused, ResultSetMismatchError
+                    ):
+                        alone = [(index, item)]
+                        written.update(
+                            self._write_group(schema, table, signatures[index], alone, gate=gate)
+                        )
+                results.update(written)
         return [results[index] for index in range(len(items))]
 
     def _write_group(
@@ -420,7 +442,9 @@ class DestinationWriter:
                             # is UTC too.
                             conn.exec_driver_sql("SET time_zone = '+00:00'")
                         self._serialize(conn, schema, table, [item for _, item in entries], locks)
-                        bound = cached or self._table_for(conn, schema, table, list(signature))
+                        bound = cached or self._table_for(
+                            conn, schema, table, list(signature), locks
+                        )
                         results, writes = _shape(bound, entries)
                         if not writes:
                             # Every item failed alone; a table created for them goes too
@@ -520,7 +544,8 @@ class DestinationWriter:
         conn: Connection,
         schema: str | None,
         table: str,
-        columns: list[tuple[str, CanonicalType]],
+        columns: list[tuple[str, ColumnKind]],
+        mysql_locks: list[str],
     ) -> BoundTable:
         inspector = inspect(conn)
         if schema is not None and not inspector.has_schema(schema):
@@ -529,36 +554,20 @@ class DestinationWriter:
                 "creates tables, never schemas"
             )
         if inspector.has_table(table, schema=schema):
-            reflected = self._reflect_columns(conn, schema, table)
+            reflected = reflect_columns(conn, schema, table)
+            wanted = to_type(columns, reflected)
+            if wanted:
+                give_types(conn, schema, table, wanted, mysql_locks=mysql_locks)
+                # Bound tables checked before carry the columns' old types.
+                self._tables.drop(schema, table)
+                reflected = reflect_columns(conn, schema, table)
             return fit(schema, table, columns, reflected, conn.dialect)
-        created = definition(schema, table, columns, conn.dialect)
+        created, bound = definition(schema, table, columns, conn.dialect)
         try:
-            created.table.create(conn)
+            created.create(conn)
         except DBAPIError as error:
             raise _CreateFailedError(error) from error
-        return created
-
-    def _reflect_columns(
-        self, conn: Connection, schema: str | None, table: str
-    ) -> list[ReflectedColumn]:
-        columns = inspect(conn).get_columns(table, schema=schema)
-        if self._dialect != "mysql":
-            return columns
-        # SQLAlchemy reads MySQL columns from SHOW CREATE TABLE and leaves a backtick in a
-        # name doubled (`a``b` comes back as 'a``b'); information_schema has the real names.
-        names = conn.execute(
-            text(
-                "SELECT column_name FROM information_schema.columns"
-                " WHERE table_schema = COALESCE(:schema, DATABASE()) AND table_name = :table"
-                " ORDER BY ordinal_position"
-            ),
-            {"schema": schema, "table": table},
-        ).scalars()
-        real = [str(name) for name in names]
-        if len(real) == len(columns):
-            for column, name in zip(columns, real, strict=True):
-                column["name"] = name
-        return columns
+        return bound
 
 
 _PG_LOCKS = text("SELECT count(pg_advisory_xact_lock(k)) FROM unnest(:keys) AS t(k)").bindparams(

@@ -42,7 +42,10 @@ from sqlalchemy import Engine, create_engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from fleetjobs.core.clients import CredentialRefusedError, CredentialResolver
+from fleetjobs.core.clients import (
+    CredentialRefusedError,
+    CredentialResolver,
+)
 from fleetjobs.core.crypto import scrub
 from fleetjobs.core.db import utcnow
 from fleetjobs.core.db.models import ResultSetRow
@@ -59,6 +62,13 @@ from fleetjobs.results.destination import (
     ResultSetItem,
     WriteResult,
     build_destination_url,
+    destination_connect_args,
+)
+from fleetjobs.results.events.write_failures import (
+    ControlDatabaseError,
+    internal_refusal,
+    refusal_text,
+    worth_redelivery,
 )
 from fleetjobs.v1 import catalog_resources_pb2 as resources
 
@@ -101,10 +111,6 @@ class _ExecutionStoppedError(Exception):
 
 class _AttemptSupersededError(Exception):
     """The batch's attempt is no longer its child's current one: it is dropped."""
-
-
-class _ControlDatabaseError(Exception):
-    """Holding the fence or recording the result sets failed: the batch is redelivered."""
 
 
 @dataclass(eq=False)
@@ -230,11 +236,18 @@ class BatchWriter:
                 self._pool, _write_rows, writer, destination, gate
             )
         except (DestinationError, CredentialRefusedError, ValueError) as error:
-            text = scrub(str(error), secrets)
+            text = refusal_text(error, secrets)
             for item in group:
                 item.refusal = text
             return
-        except Exception:
+        except Exception as error:
+            if not worth_redelivery(error):
+                # A fault no redelivery cures: the attempts end, saying so, instead of their
+                # batches coming back forever. Its type only: what it says may hold secrets.
+                refusal = internal_refusal(log, error)
+                for item in group:
+                    item.refusal = refusal
+                return
             log.exception("writing result batches failed; redelivered later")
             for item in group:
                 item.retry = True
@@ -249,12 +262,12 @@ class BatchWriter:
             item.rows_written = result.rows_written
         elif isinstance(error, _ExecutionStoppedError | _AttemptSupersededError):
             _settle_fenced_out(item, error)
-        elif isinstance(error, _ControlDatabaseError):
+        elif isinstance(error, ControlDatabaseError):
             # Its rows may be committed already; the redelivery replaces them.
             log.warning("result batch not recorded; redelivered later", exc_info=error)
             item.retry = True
         elif isinstance(error, DestinationError | CredentialRefusedError | ValueError):
-            item.refusal = scrub(str(error), secrets)
+            item.refusal = refusal_text(error, secrets)
         elif isinstance(error, DBAPIError):
             text = scrub(str(error.orig), secrets)
             if item.message.metadata.num_delivered >= MAX_DELIVERIES:
@@ -262,9 +275,11 @@ class BatchWriter:
             else:
                 log.warning("destination write failed; retrying", extra={"error": text})
                 item.retry = True
-        else:
+        elif worth_redelivery(error):
             log.error("result batch failed; redelivered later", exc_info=error)
             item.retry = True
+        else:
+            item.refusal = internal_refusal(log, error)
 
     async def _finish(self, item: _Pending) -> None:
         with bind_context(**item.context()):
@@ -336,10 +351,15 @@ class BatchWriter:
             if not destination.credential_name:
                 raise CredentialRefusedError("the result destination names no credential")
             secret = await self._credentials.resolve(
-                destination.credential_name, server_name=destination.server_name
+                destination.credential_name,
+                server_name=destination.server_name,
+                port=destination.port,
+                engine=destination.engine,
             )
             username, password = secret.username, secret.password
             secrets.append(password)
+        # MySQL's password is sent through these, never the URL (any URL repr stays clean).
+        connect_args = destination_connect_args(destination.engine, password)
         url = build_destination_url(
             destination.engine,
             destination.server_name,
@@ -349,12 +369,19 @@ class BatchWriter:
             password,
             sqlite_root=self._sqlite_root,
         )
-        key = hashlib.sha256(url.render_as_string(hide_password=False).encode()).hexdigest()
+        # The password is part of the key (a rotated one gets a new pool), whether or not the
+        # URL holds it; surrogatepass, so that no password makes the key itself fail.
+        login = "\x00".join([url.render_as_string(hide_password=False), password])
+        key = hashlib.sha256(login.encode("utf-8", "surrogatepass")).hexdigest()
         known = self._destinations.get(key)
         if known is None:
             # hide_parameters: result values never end up in a child's error message.
             engine = create_engine(
-                url, pool_pre_ping=True, pool_size=WRITER_THREADS, hide_parameters=True
+                url,
+                pool_pre_ping=True,
+                pool_size=WRITER_THREADS,
+                hide_parameters=True,
+                connect_args=connect_args,
             )
             known = _Destination(engine=engine, writer=DestinationWriter(engine))
             self._destinations[key] = known
@@ -418,7 +445,7 @@ class _FenceGate:
             async with asyncio.timeout(FENCE_WAIT_SECONDS):
                 return await self._hold(entries)
         except TimeoutError as error:
-            raise _ControlDatabaseError(
+            raise ControlDatabaseError(
                 f"the fence was not held within {FENCE_WAIT_SECONDS} s"
             ) from error
 
@@ -450,7 +477,7 @@ class _FenceGate:
             held = True
             return _HeldFence(self._loop, session, {})
         except Exception as error:
-            raise _ControlDatabaseError(f"holding the fence failed: {error!r}") from error
+            raise ControlDatabaseError(f"holding the fence failed: {error!r}") from error
         finally:
             if not held:
                 await session.close()
@@ -506,7 +533,7 @@ class _HeldFence:
         try:
             await session.commit()
         except Exception as error:
-            raise _ControlDatabaseError(f"recording the result sets failed: {error!r}") from error
+            raise ControlDatabaseError(f"recording the result sets failed: {error!r}") from error
         finally:
             await session.close()
 
@@ -532,7 +559,7 @@ def _on_loop(
                     dispose(done.result())
 
             future.add_done_callback(late)
-        raise _ControlDatabaseError(
+        raise ControlDatabaseError(
             f"the fence did not answer within {FENCE_WAIT_SECONDS} s"
         ) from error
 

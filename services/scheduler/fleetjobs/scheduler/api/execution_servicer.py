@@ -36,6 +36,22 @@ from fleetjobs.v1 import execution_service_pb2_grpc as pb_grpc
 WATCH_POLL_SECONDS = 1.0
 WATCH_COALESCE_SECONDS = 0.1
 WATCH_OVERLAP = timedelta(seconds=5)
+# A page of attempts stops growing past this many bytes, well under the 4 MiB a gRPC client
+# accepts by default: each attempt may carry up to 256 KiB of messages (docs/api.md), so a
+# full page of 100 could not be received. The next page token starts after the last one sent.
+RESPONSE_BUDGET_BYTES = 3 * 1024 * 1024
+
+
+def _within_response_budget(
+    items: list[resources.JobTaskExecution],
+) -> list[resources.JobTaskExecution]:
+    """The longest prefix of `items` within RESPONSE_BUDGET_BYTES, and never fewer than one."""
+    total = 0
+    for index, item in enumerate(items):
+        total += item.ByteSize() + 8  # the field's tag and length prefix
+        if total > RESPONSE_BUDGET_BYTES and index > 0:
+            return items[:index]
+    return items
 
 
 def _require_uuid(field: str, value: str) -> None:
@@ -253,10 +269,10 @@ class ExecutionServicer(pb_grpc.ExecutionServiceServicer):
                 )
             else:
                 raise not_found("job execution", request.job_execution_id)
-        items = [attempt_to_proto(r) for r in rows[: page.size]]
+        items = _within_response_budget([attempt_to_proto(r) for r in rows[: page.size]])
         return pb.ListJobTaskExecutionsResponse(
             job_task_executions=items,
-            next_page_token=page.next_token(len(items), len(rows) > page.size),
+            next_page_token=page.next_token(len(items), len(rows) > len(items)),
         )
 
     async def GetJobTaskExecution(

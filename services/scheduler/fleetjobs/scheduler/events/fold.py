@@ -12,6 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from fleetjobs.core.db import utcnow
 from fleetjobs.core.lifecycle import Lifecycle
+from fleetjobs.core.logs import log_unexpected, type_name
+from fleetjobs.core.messaging import is_transient
 from fleetjobs.events.v1 import events_pb2
 from fleetjobs.scheduler.db.executions import ExecutionReadModel, ParentRepository
 from fleetjobs.scheduler.domain.folding import fold_children
@@ -44,23 +46,64 @@ class ParentFolder:
                 parents.append(event.parent_job_execution_id)
             if event.HasField("expanded"):
                 expansions[event.parent_job_execution_id] = event.expanded
-        async with self._sessions() as session:
-            # In id order, the order the results service locks parents in while it commits
-            # rows (FOR SHARE): two transactions taking the same rows in one order never
-            # deadlock.
-            for parent_id in sorted(parents):
-                await self._fold(session, parent_id, expansions.get(parent_id))
-            await session.commit()
+        try:
+            async with self._sessions() as session:
+                # In id order, the order the results service locks parents in while it
+                # commits rows (FOR SHARE): two transactions taking the same rows in one
+                # order never deadlock.
+                for parent_id in sorted(parents):
+                    await self._fold(session, parent_id, expansions.get(parent_id))
+                await session.commit()
+        except Exception as error:
+            if is_transient(error):
+                raise  # the control database is away: the batch comes back
+            await self._fold_each_alone(sorted(parents), expansions)
         # Acknowledge only after the fold is committed: a crash before it redelivers.
         for message in folded:
             await message.ack()
         for parent_id in parents:
             self._notifier.notify(parent_id)
 
-    async def fold_parent(self, parent_id: str) -> None:
+    async def _fold_each_alone(
+        self, parent_ids: Sequence[str], expansions: dict[str, events_pb2.Expanded]
+    ) -> None:
+        """After a batch failed by a fault of its own data or of fleetjobs: each parent is
+        folded in a transaction of its own, so one parent's fault holds up no other, and a
+        parent whose fold fails again ends FAILED with the reason (its type only, see
+        `fleetjobs.core.logs._unexpected`) instead of its events coming back forever."""
+        for parent_id in parent_ids:
+            try:
+                async with self._sessions() as session:
+                    await self._fold(session, parent_id, expansions.get(parent_id))
+                    await session.commit()
+            except Exception as error:
+                if is_transient(error):
+                    raise
+                log_unexpected(log, "folding an execution failed inside fleetjobs", error)
+                await self._fail(parent_id, error)
+
+    async def _fail(self, parent_id: str, error: BaseException) -> None:
         async with self._sessions() as session:
-            await self._fold(session, parent_id, None)
+            parents = ParentRepository(session)
+            parent = await parents.get(parent_id)
+            if parent is None or Lifecycle(parent.lifecycle).terminal:
+                return
+            await parents.set_state(
+                parent_id,
+                lifecycle=Lifecycle.FAILED,
+                message=(
+                    f"internal error in fleetjobs while folding its children's state "
+                    f"({type_name(error)}); the scheduler's log says where it was raised"
+                ),
+                counts=dict(parent.counts or {}),  # the last ones folded, kept
+                end_time=utcnow(),
+            )
             await session.commit()
+
+    async def fold_parent(self, parent_id: str) -> None:
+        """Folds one parent (the reconciler's round); a fault of its own ends it FAILED
+        rather than failing every round, and every other parent's fold with it."""
+        await self._fold_each_alone([parent_id], {})
         self._notifier.notify(parent_id)
 
     async def _fold(
