@@ -6,6 +6,8 @@ the allow-list existed, and TestConnection takes a target straight from its call
 order: the allow-list (`checked_options`), the files an option names (`require_files`), and
 for ODBC the driver, which must be registered in odbcinst.ini on this host
 (`require_registered_driver`). Each refuses with ScriptError(refused) before a byte is sent.
+Unlike the allow-list's messages, a missing file's refusal quotes its path: a path is no
+secret, and it is what the operator has to fix.
 """
 
 from __future__ import annotations
