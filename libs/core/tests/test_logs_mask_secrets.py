@@ -57,3 +57,18 @@ def test_the_oldest_secret_is_forgotten_past_the_limit() -> None:
     assert secrets.snapshot() == ("first-secret", "third-secret")
     secrets.remember("")
     assert secrets.snapshot() == ("first-secret", "third-secret")
+
+
+def test_the_pattern_is_built_once_per_set_not_per_line() -> None:
+    # Every log line is scrubbed: rebuilding a pattern over hundreds of secrets for each one
+    # would stall every service's event loop.
+    secrets = LiveSecrets()
+    for index in range(3):
+        secrets.remember(f"secret-number-{index}")
+    assert secrets.scrub("a secret-number-1 here") == "a *** here"
+    built = secrets._pattern
+    assert secrets.scrub("and secret-number-2") == "and ***"
+    assert secrets._pattern is built
+    secrets.remember("another-secret")
+    assert secrets.scrub("another-secret") == "***"
+    assert secrets._pattern is not built

@@ -12,8 +12,11 @@ credentials themselves do.
 
 from __future__ import annotations
 
+import re
 import threading
 from collections import OrderedDict
+
+from fleetjobs.core.crypto._scrub import scrub_with, secrets_pattern
 
 # As many as the resolver keeps decrypted (clients/_credentials.py, DECRYPTED_ENTRIES).
 MAX_REMEMBERED = 256
@@ -25,6 +28,10 @@ class LiveSecrets:
         self._lock = threading.Lock()
         self._secrets: OrderedDict[str, None] = OrderedDict()
         self._snapshot: tuple[str, ...] = ()
+        # Built on the first scrub after the set changed, and kept: every log line is
+        # scrubbed, and a pattern over hundreds of secrets takes tens of milliseconds to build.
+        self._pattern: re.Pattern[str] | None = None
+        self._pattern_of: tuple[str, ...] = ()
 
     def remember(self, secret: str) -> None:
         """Adds `secret` (or marks it recent); the oldest is forgotten past the limit."""
@@ -43,6 +50,15 @@ class LiveSecrets:
     def snapshot(self) -> tuple[str, ...]:
         """Every remembered secret, the same tuple until one is added."""
         return self._snapshot
+
+    def scrub(self, text: str) -> str:
+        """`text` without any remembered secret, in any spelling (`scrub`)."""
+        with self._lock:
+            if self._snapshot is not self._pattern_of:
+                self._pattern = secrets_pattern(self._snapshot)
+                self._pattern_of = self._snapshot
+            pattern = self._pattern
+        return scrub_with(text, pattern)
 
 
 live_secrets = LiveSecrets()

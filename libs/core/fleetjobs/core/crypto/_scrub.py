@@ -52,11 +52,25 @@ def scrub(text: str, secrets: Iterable[str]) -> str:
     bytes: see ``secret_forms``); then ``password=…``/``pwd=…`` values and URL passwords are
     masked whatever they hold, for secrets the caller did not know about.
     """
-    pattern = _pattern(tuple(sorted({s for s in secrets if len(s) >= MIN_VERBATIM})))
+    return scrub_with(text, _pattern(_verbatim(secrets)))
+
+
+def scrub_with(text: str, pattern: re.Pattern[str] | None) -> str:
+    """``scrub`` with a pattern built once by ``secrets_pattern``, for a caller that scrubs
+    many texts against a set of secrets that seldom changes (the log formatter)."""
     if pattern is not None:
         text = pattern.sub(MASK, text)
     text = _KEY_VALUE_RE.sub(lambda match: match["key"] + MASK, text)
     return _URL_USERINFO_RE.sub(lambda match: match["prefix"] + MASK, text)
+
+
+def secrets_pattern(secrets: Iterable[str]) -> re.Pattern[str] | None:
+    """The pattern matching every spelling of every secret, uncached: build it once per set."""
+    return _build_pattern(_verbatim(secrets))
+
+
+def _verbatim(secrets: Iterable[str]) -> tuple[str, ...]:
+    return tuple(sorted({s for s in secrets if len(s) >= MIN_VERBATIM}))
 
 
 def scrub_all(texts: Iterable[str], secrets: Iterable[str]) -> list[str]:
@@ -69,6 +83,10 @@ def scrub_all(texts: Iterable[str], secrets: Iterable[str]) -> list[str]:
 # Small, so few decrypted passwords stay referenced here.
 @functools.lru_cache(maxsize=16)
 def _pattern(secrets: tuple[str, ...]) -> re.Pattern[str] | None:
+    return _build_pattern(secrets)
+
+
+def _build_pattern(secrets: tuple[str, ...]) -> re.Pattern[str] | None:
     variants = {form for secret in secrets for form in secret_forms(secret)}
     if not variants:
         return None

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from fleetjobs.core.crypto import live_secrets, scrub
+from fleetjobs.core.crypto import live_secrets
 
 _context: contextvars.ContextVar[dict[str, str]] = contextvars.ContextVar(
     "fleetjobs_log_context",
@@ -32,7 +32,7 @@ def bind_context(**ids: str) -> Iterator[None]:
 def _masked(line: str) -> str:
     """The whole formatted line, traceback included, without any password this process
     decrypted, in any spelling, nor any password=… setting or URL password."""
-    return scrub(line, live_secrets.snapshot())
+    return live_secrets.scrub(line)
 
 
 class _JsonFormatter(logging.Formatter):
