@@ -41,7 +41,7 @@ SKIPPED_FILES = {"scripts/check_doc_refs.py"}
 IGNORE_MARK = "doc-refs: ignore"
 
 _PATH_CHARS = r"[\w.-]"
-# A markdown file's path: `design.md`, `docs/design.md`, `../shared/API.md`. Not a piece of
+# A markdown file's path: a bare name, one under docs/, or one with ../ in front. Not a piece of
 # a longer path or URL (no path character or `/` right before it).
 _MD_PATH = re.compile(rf"(?<![\w/.:-])((?:\.\.?/)*(?:{_PATH_CHARS}+/)*{_PATH_CHARS}+\.md)\b")
 # Anything under docs/: `docs/adr/0002-per-server-slots.md`, `docs/adr/`.
@@ -146,7 +146,7 @@ def check_text(tree: _Tree, path: str, text: str) -> list[Dangling]:
 
         def dangling(reference: str, why: str, *, at: int = number) -> None:
             item = Dangling(path, at, reference, why)
-            if item not in found:  # `[x.md](x.md)` names it twice
+            if item not in found:  # a markdown link names its target twice
                 found.append(item)
 
         for match in _OUTSIDE.finditer(line):

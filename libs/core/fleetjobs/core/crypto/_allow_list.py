@@ -208,7 +208,9 @@ def _compile_entry(entry: str) -> _Rule:
     return _Rule(host=name, port=port)
 
 
+@functools.lru_cache(maxsize=4096)
 def _parse_target(server_name: str) -> _Target:
+    # Cached: every attempt checks its server's name, then the allow-list, against it.
     ip = parse_ip(server_name)
     if ip is not None:
         return _Target(ip=ip, host=None)

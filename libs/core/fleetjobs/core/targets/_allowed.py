@@ -120,12 +120,12 @@ MSSQL = OptionSet(
 )
 
 # What every odbc target takes, whatever its driver.
-_ODBC_OWN: dict[str, ValueCheck] = {"driver": driver_name, "connect_timeout": _SECONDS}
+ODBC_COMMON: dict[str, ValueCheck] = {"driver": driver_name, "connect_timeout": _SECONDS}
 
 PSQLODBC = OptionSet(
     "engine odbc with a psqlODBC (PostgreSQL) driver",
     {
-        **_ODBC_OWN,
+        **ODBC_COMMON,
         "SSLmode": one_of("disable", "allow", "prefer", "require", "verify-ca", "verify-full"),
         "Protocol": one_of("7.4", "7.4-0", "7.4-1", "7.4-2"),
         "BoolsAsChar": flag,
@@ -157,7 +157,7 @@ PSQLODBC = OptionSet(
 MARIADB_ODBC = OptionSet(
     "engine odbc with a MariaDB or MySQL Connector/ODBC driver",
     {
-        **_ODBC_OWN,
+        **ODBC_COMMON,
         "OPTION": mariadb_option_bits,
         "CHARSET": token,
         "SSLVERIFY": flag,
@@ -186,7 +186,7 @@ MARIADB_ODBC = OptionSet(
 SQLSERVER_ODBC = OptionSet(
     "engine odbc with a SQL Server driver (Microsoft ODBC Driver 17/18 or FreeTDS)",
     {
-        **_ODBC_OWN,
+        **ODBC_COMMON,
         "Encrypt": _ENCRYPT,
         "TrustServerCertificate": yes_no,
         "HostNameInCertificate": host_name,

@@ -16,8 +16,14 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from fleetjobs.core.targets._allowed import ENGINE_OPTIONS, ODBC_FAMILIES, OptionSet, odbc_family
-from fleetjobs.core.targets._values import driver_name, whole_number
+from fleetjobs.core.targets._allowed import (
+    ENGINE_OPTIONS,
+    ODBC_COMMON,
+    ODBC_FAMILIES,
+    OptionSet,
+    odbc_family,
+)
+from fleetjobs.core.targets._values import driver_name
 
 MAX_OPTIONS = 64
 OPTION_VALUE_MAX = 1024
@@ -45,9 +51,8 @@ _ADDRESS_KEYS = frozenset(
         "namedpipe",
     }
 )
-_ODBC_ANY = OptionSet(
-    "engine odbc", {"driver": driver_name, "connect_timeout": whole_number(1, 3600)}, False
-)
+# An odbc target whose driver names no family fleetjobs knows: only what every family takes.
+_ODBC_ANY = OptionSet("engine odbc", ODBC_COMMON, case_sensitive=False)
 _FAMILY_NAMES = (
     "psqlODBC (PostgreSQL), MariaDB or MySQL Connector/ODBC, Microsoft ODBC Driver 17/18 "
     "for SQL Server, FreeTDS"

@@ -14,11 +14,20 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from fleetjobs.core.targets import OptionSet, option_problems, option_set
 from fleetjobs.executor.connectors._support import refuse
 
-__all__ = ["checked_options", "require_files", "require_registered_driver"]
+__all__ = [
+    "checked_options",
+    "registered_drivers",
+    "require_files",
+    "require_registered_driver",
+]
+
+# The drivers registered in odbcinst on this host, as last read (see `registered_drivers`).
+_registered: dict[str, list[str]] = {}
 
 
 def checked_options(engine: str, options: Mapping[str, str]) -> OptionSet:
@@ -53,3 +62,13 @@ def require_registered_driver(driver: str, installed: Sequence[str]) -> None:
             f"ODBC driver {driver!r} is not registered on this executor "
             f"(registered: {', '.join(installed) or 'none'})"
         )
+
+
+def registered_drivers(pyodbc: Any, wanted: str = "") -> list[str]:
+    """The ODBC drivers registered on this host. Read once per process, not once per attempt
+    (it reads odbcinst.ini), and read again when `wanted` is not among them: a driver
+    installed since the last read is found, and a name never registered is still refused."""
+    known = _registered.get("drivers")
+    if known is None or (wanted and wanted not in known):
+        known = _registered["drivers"] = list(pyodbc.drivers())
+    return known

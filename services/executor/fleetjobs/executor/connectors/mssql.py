@@ -22,6 +22,7 @@ from fleetjobs.executor.connectors._base import (
 )
 from fleetjobs.executor.connectors._options import (
     checked_options,
+    registered_drivers,
     require_files,
     require_registered_driver,
 )
@@ -166,10 +167,9 @@ class MssqlConnector:
         pyodbc, problem = load_pyodbc()
         if pyodbc is None:
             raise refuse(problem)
-        installed = list(pyodbc.drivers())
-        driver = _checked_options(address.options).get("driver") or choose_sqlserver_driver(
-            installed
-        )
+        named = _checked_options(address.options).get("driver", "")
+        installed = registered_drivers(pyodbc, named)
+        driver = named or choose_sqlserver_driver(installed)
         if driver is None:
             raise refuse(
                 "no SQL Server ODBC driver is installed on this executor "

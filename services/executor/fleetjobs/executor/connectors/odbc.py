@@ -32,6 +32,7 @@ from fleetjobs.executor.connectors._local_infile import contains_local_infile
 from fleetjobs.executor.connectors._messages import MessageCollector
 from fleetjobs.executor.connectors._options import (
     checked_options,
+    registered_drivers,
     require_files,
     require_registered_driver,
 )
@@ -282,8 +283,9 @@ class OdbcConnector:
     ) -> ScriptOutcome:
         pyodbc = _require_pyodbc()
         connection_string = build_odbc_connection_string(address, login)
-        require_registered_driver(_driver(address.options), list(pyodbc.drivers()))
-        refuse_local_infile(_driver(address.options), script)
+        driver = _driver(address.options)
+        require_registered_driver(driver, registered_drivers(pyodbc, driver))
+        refuse_local_infile(driver, script)
         return run_batches(
             pyodbc,
             connection_string,
@@ -296,7 +298,8 @@ class OdbcConnector:
     def server_version(self, address: DatabaseAddress, login: Login | None) -> str:
         pyodbc = _require_pyodbc()
         connection_string = build_odbc_connection_string(address, login)
-        require_registered_driver(_driver(address.options), list(pyodbc.drivers()))
+        driver = _driver(address.options)
+        require_registered_driver(driver, registered_drivers(pyodbc, driver))
         return odbc_server_version(
             pyodbc,
             connection_string,
